@@ -1,0 +1,259 @@
+// Package render turns chat message bodies written in Markdown into
+// sanitized HTML and plain text, resolving @mentions and /play sounds.
+package render
+
+import (
+	"bytes"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/renderer"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+	"golang.org/x/net/html"
+
+	"github.com/campfire-in-go/campfire/internal/chat"
+)
+
+// Output is a rendered message.
+type Output struct {
+	HTML       string  // sanitized HTML fragment, safe to insert into a page as-is
+	Plain      string  // plain text for search, notifications, webhooks: no markup, mentions as "@Name", collapsed whitespace, trimmed
+	MentionIDs []int64 // ids of mentioned members, deduplicated, in order of first appearance
+	Sound      string  // name of the sound when the whole message is "/play <known name>", else ""
+}
+
+// Renderer is safe for concurrent use; build one at start-up.
+type Renderer struct {
+	md      goldmark.Markdown
+	policy  *bluemonday.Policy
+	members parser.ContextKey
+}
+
+// New returns a Renderer. Building the Markdown pipeline and the sanitizer
+// policy is comparatively costly, hence one Renderer per process.
+func New() *Renderer {
+	key := parser.NewContextKey()
+	md := goldmark.New(
+		goldmark.WithExtensions(
+			// ftp: links are not worth a scheme the sanitizer would drop anyway.
+			extension.NewLinkify(extension.WithLinkifyAllowedProtocols([]string{"http:", "https:"})),
+			extension.Strikethrough,
+			// The default alignment method writes style attributes, which the policy forbids.
+			extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
+		),
+		goldmark.WithParserOptions(
+			parser.WithInlineParsers(util.Prioritized(&mentionParser{key: key}, 500)),
+		),
+		goldmark.WithRendererOptions(
+			// Shift+Enter in the composer means a line break, not a soft wrap.
+			gmhtml.WithHardWraps(),
+			// Lower priority values win over goldmark's own renderers (1000).
+			renderer.WithNodeRenderers(
+				util.Prioritized(mentionRenderer{}, 100),
+				util.Prioritized(safeRenderer{}, 100),
+			),
+		),
+	)
+	return &Renderer{md: md, policy: newPolicy(), members: key}
+}
+
+// Render renders body for a room with the given members.
+func (r *Renderer) Render(body string, members []Member) Output {
+	src := []byte(body)
+	pc := parser.NewContext()
+	pc.Set(r.members, members)
+	doc := r.md.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	ids := prune(doc, src, false, nil)
+
+	var buf bytes.Buffer
+	if err := r.md.Renderer().Render(&buf, src, doc); err != nil {
+		// Only a failing writer makes Render fail and bytes.Buffer never
+		// does; still, never return half-rendered markup.
+		buf.Reset()
+		buf.WriteString("<p>" + html.EscapeString(body) + "</p>")
+	}
+	out := Output{
+		HTML:       strings.TrimSpace(r.policy.Sanitize(buf.String())),
+		MentionIDs: ids,
+	}
+	out.Plain = plainText(out.HTML)
+	if s, ok := chat.ParsePlay(out.Plain); ok {
+		out.Sound = s.Name
+	}
+	return out
+}
+
+// newPolicy mirrors Campfire's SanitizeTags allow-list (minus its Trix and
+// Action Text elements, plus tables). Goldmark already refuses raw HTML;
+// the policy is the second line of defence and the one that decides.
+func newPolicy() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements(
+		"abbr", "b", "blockquote", "br", "cite", "code", "del", "em",
+		"h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd", "li", "ol",
+		"p", "pre", "s", "small", "span", "strong", "sub", "sup", "ul",
+		"table", "thead", "tbody", "tr", "th", "td",
+	)
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowAttrs("title").OnElements("a", "abbr")
+	p.AllowURLSchemes("http", "https", "mailto")
+	p.AllowRelativeURLs(true)
+	p.RequireParseableURLs(true)
+	p.RequireNoFollowOnFullyQualifiedLinks(true)
+	p.RequireNoReferrerOnFullyQualifiedLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	p.AllowAttrs("class").Matching(regexp.MustCompile(`^(mention|language-[a-zA-Z0-9_+-]+)$`)).OnElements("span", "a", "code")
+	p.AllowAttrs("data-user-id").Matching(regexp.MustCompile(`^[0-9]+$`)).OnElements("a")
+	p.AllowAttrs("start").Matching(regexp.MustCompile(`^[0-9]{1,9}$`)).OnElements("ol")
+	p.AllowAttrs("align").Matching(regexp.MustCompile(`^(left|center|right)$`)).OnElements("th", "td")
+	return p
+}
+
+// skipContent lists elements whose content is not meant to be read (the
+// same set bluemonday skips). Goldmark drops a raw "<script>" tag but keeps
+// the text up to "</script>" as text; prune drops that text too.
+var skipContent = map[string]bool{
+	"frame": true, "frameset": true, "iframe": true, "noembed": true, "noframes": true,
+	"noscript": true, "object": true, "script": true, "style": true, "template": true,
+	"title": true, "xmp": true,
+}
+
+// prune edits the tree before rendering and returns ids with the mentioned
+// members appended. It drops inline text between raw script-like tags,
+// and turns mentions inside links and images back into text because a link
+// cannot hold a link.
+func prune(parent ast.Node, src []byte, inLink bool, ids []int64) []int64 {
+	skip := "" // the raw element whose content is being dropped
+	for c := parent.FirstChild(); c != nil; {
+		next := c.NextSibling()
+		if skip != "" {
+			if raw, ok := c.(*ast.RawHTML); ok && rawTagName(raw, src) == "/"+skip {
+				skip = ""
+			}
+			parent.RemoveChild(parent, c)
+			c = next
+			continue
+		}
+		switch n := c.(type) {
+		case *ast.RawHTML:
+			if name := rawTagName(n, src); skipContent[name] {
+				skip = name
+			}
+		case *mentionNode:
+			if inLink {
+				parent.ReplaceChild(parent, n, ast.NewTextSegment(n.Segment))
+			} else if !slices.Contains(ids, n.Member.ID) {
+				ids = append(ids, n.Member.ID)
+			}
+		case *ast.Link, *ast.Image, *ast.AutoLink:
+			ids = prune(n, src, true, ids)
+		default:
+			ids = prune(n, src, inLink, ids)
+		}
+		c = next
+	}
+	return ids
+}
+
+// rawTagName returns the lower-cased name of a raw HTML tag, prefixed with
+// "/" for a closing tag, or "" for comments and the like.
+func rawTagName(n *ast.RawHTML, src []byte) string {
+	if n.Segments.Len() == 0 {
+		return ""
+	}
+	seg := n.Segments.At(0)
+	v := seg.Value(src)
+	if len(v) < 2 || v[0] != '<' {
+		return ""
+	}
+	v = v[1:]
+	prefix := ""
+	if v[0] == '/' {
+		prefix, v = "/", v[1:]
+	}
+	end := 0
+	for end < len(v) && (v[end] >= 'a' && v[end] <= 'z' || v[end] >= 'A' && v[end] <= 'Z' || end > 0 && v[end] >= '0' && v[end] <= '9') {
+		end++
+	}
+	if end == 0 {
+		return ""
+	}
+	return prefix + strings.ToLower(string(v[:end]))
+}
+
+// safeRenderer replaces goldmark's renderers for raw HTML, which would
+// leave "<!-- raw HTML omitted -->" markers, and for images, which the
+// policy does not allow: an image becomes a link to it, or just its alt
+// text inside another link.
+type safeRenderer struct{}
+
+func (safeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(ast.KindRawHTML, renderNothing)
+	reg.Register(ast.KindHTMLBlock, renderNothing)
+	reg.Register(ast.KindImage, renderImage)
+}
+
+func renderNothing(util.BufWriter, []byte, ast.Node, bool) (ast.WalkStatus, error) {
+	return ast.WalkSkipChildren, nil
+}
+
+func renderImage(w util.BufWriter, _ []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	n := node.(*ast.Image)
+	dest := util.URLEscape(n.Destination, true)
+	link := len(dest) > 0 && !gmhtml.IsDangerousURL(dest) && !insideLink(n)
+	switch {
+	case entering && link:
+		_, _ = w.WriteString(`<a href="`)
+		_, _ = w.Write(util.EscapeHTML(dest))
+		_, _ = w.WriteString(`">`)
+		if n.FirstChild() == nil {
+			_, _ = w.Write(util.EscapeHTML(dest))
+		}
+	case !entering && link:
+		_, _ = w.WriteString(`</a>`)
+	}
+	return ast.WalkContinue, nil
+}
+
+func insideLink(n ast.Node) bool {
+	for p := n.Parent(); p != nil; p = p.Parent() {
+		if p.Kind() == ast.KindLink || p.Kind() == ast.KindAutoLink {
+			return true
+		}
+	}
+	return false
+}
+
+// blockTags separate words in plain text: "<p>a</p><p>b</p>" is "a b".
+var blockTags = map[string]bool{
+	"blockquote": true, "br": true, "h1": true, "h2": true, "h3": true, "h4": true,
+	"h5": true, "h6": true, "hr": true, "li": true, "ol": true, "p": true, "pre": true,
+	"table": true, "tbody": true, "td": true, "th": true, "thead": true, "tr": true, "ul": true,
+}
+
+// plainText is the text a reader sees in the sanitized fragment, with
+// entities decoded and whitespace collapsed.
+func plainText(fragment string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(fragment))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return strings.Join(strings.Fields(b.String()), " ")
+		case html.TextToken:
+			b.Write(z.Text())
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			if name, _ := z.TagName(); blockTags[string(name)] {
+				b.WriteByte(' ')
+			}
+		}
+	}
+}
