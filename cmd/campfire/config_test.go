@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -490,29 +488,8 @@ func mustOneErrorLine(tb testing.TB, stderr, want string) {
 
 // TestBinary builds the real binary once and runs it as a user would.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the campfire binary; skipped with -short")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not in PATH; install Go to run this test")
-	}
-	bin := filepath.Join(t.TempDir(), "campfire")
-	build := exec.Command(goTool, "build", "-buildvcs=false",
-		"-ldflags", "-X main.version=v9.9.9-test -X main.commit=0123abcd",
-		"-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	// The binary runs with the caller's environment minus our own
-	// variables, so a developer's settings cannot change the outcome.
-	var baseEnv []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CAMPFIRE_") && !strings.HasPrefix(kv, "SLACK_WEBHOOK_URL=") {
-			baseEnv = append(baseEnv, kv)
-		}
-	}
+	bin := testBinary(t)
+	baseEnv := cleanEnv()
 	campfire := func(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
