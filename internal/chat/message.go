@@ -77,16 +77,7 @@ func NormalizeBoost(s string) string { return strings.TrimSpace(s) }
 
 // ValidateBoost checks boost content (already normalized).
 func ValidateBoost(content string) error {
-	if content == "" {
-		return Errorf(EINVALID, "Boost content is required.")
-	}
-	if utf8.RuneCountInString(content) > MaxBoostLength {
-		return Errorf(EINVALID, "Boost content must be at most %d characters.", MaxBoostLength)
-	}
-	if strings.ContainsAny(content, "\x00\r\n") {
-		return Errorf(EINVALID, "Boost content must be a single line.")
-	}
-	return nil
+	return validateLine("Boost content", content, MaxBoostLength)
 }
 
 // Page selects a window of a room's messages: the newest Limit, or those

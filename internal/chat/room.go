@@ -3,7 +3,6 @@ package chat
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // RoomType says who belongs to a room.
@@ -38,18 +37,7 @@ type Room struct {
 func NormalizeRoomName(s string) string { return strings.TrimSpace(s) }
 
 // ValidateRoomName checks the name of an open or closed room.
-func ValidateRoomName(name string) error {
-	if name == "" {
-		return Errorf(EINVALID, "Room name is required.")
-	}
-	if utf8.RuneCountInString(name) > MaxRoomNameLength {
-		return Errorf(EINVALID, "Room name must be at most %d characters.", MaxRoomNameLength)
-	}
-	if strings.ContainsAny(name, "\x00\r\n") {
-		return Errorf(EINVALID, "Room name must be a single line.")
-	}
-	return nil
-}
+func ValidateRoomName(name string) error { return validateLine("Room name", name, MaxRoomNameLength) }
 
 // Involvement is how much a member hears from a room.
 type Involvement string

@@ -87,15 +87,18 @@ func (n *NewUser) Validate() error {
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // ValidateName checks a display name.
-func ValidateName(name string) error {
-	if name == "" {
-		return Errorf(EINVALID, "Name is required.")
+func ValidateName(name string) error { return validateLine("Name", name, MaxNameLength) }
+
+// validateLine checks a required single-line field of at most max characters.
+func validateLine(field, s string, max int) error {
+	if s == "" {
+		return Errorf(EINVALID, "%s is required.", field)
 	}
-	if utf8.RuneCountInString(name) > MaxNameLength {
-		return Errorf(EINVALID, "Name must be at most %d characters.", MaxNameLength)
+	if utf8.RuneCountInString(s) > max {
+		return Errorf(EINVALID, "%s must be at most %d characters.", field, max)
 	}
-	if strings.ContainsAny(name, "\x00\r\n") {
-		return Errorf(EINVALID, "Name must be a single line.")
+	if strings.ContainsAny(s, "\x00\r\n") {
+		return Errorf(EINVALID, "%s must be a single line.", field)
 	}
 	return nil
 }

@@ -80,11 +80,7 @@ type AccountUpdate struct {
 func (db *DB) UpdateAccount(ctx context.Context, actorID int64, upd AccountUpdate) (*chat.Account, error) {
 	var a *chat.Account
 	err := db.write(ctx, func(tx *Tx) error {
-		actor, err := findActor(ctx, tx, actorID)
-		if err != nil {
-			return err
-		}
-		if err := chat.CanManageUsers(actor); err != nil {
+		if err := requireAdmin(ctx, tx, actorID); err != nil {
 			return err
 		}
 		if upd.Name != nil {
@@ -102,6 +98,7 @@ func (db *DB) UpdateAccount(ctx context.Context, actorID int64, upd AccountUpdat
 				return err
 			}
 		}
+		var err error
 		a, err = findAccount(ctx, tx)
 		return err
 	})
@@ -112,17 +109,22 @@ func (db *DB) UpdateAccount(ctx context.Context, actorID int64, upd AccountUpdat
 func (db *DB) RegenerateJoinCode(ctx context.Context, actorID int64) (string, error) {
 	code := newJoinCode()
 	err := db.write(ctx, func(tx *Tx) error {
-		actor, err := findActor(ctx, tx, actorID)
-		if err != nil {
+		if err := requireAdmin(ctx, tx, actorID); err != nil {
 			return err
 		}
-		if err := chat.CanManageUsers(actor); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET join_code = ?, updated_at = ?`, code, formatTime(tx.now))
+		_, err := tx.ExecContext(ctx, `UPDATE accounts SET join_code = ?, updated_at = ?`, code, formatTime(tx.now))
 		return err
 	})
 	return code, err
+}
+
+// requireAdmin checks that the actor is an active administrator.
+func requireAdmin(ctx context.Context, tx *Tx, actorID int64) error {
+	actor, err := findActor(ctx, tx, actorID)
+	if err != nil {
+		return err
+	}
+	return chat.CanManageUsers(actor)
 }
 
 // newJoinCode returns 12 random base32 characters (60 bits) grouped 4-4-4.

@@ -245,15 +245,19 @@ func (db *DB) UpdateProfile(ctx context.Context, actorID int64, upd chat.UserUpd
 	return u, err
 }
 
+func findActorAndTarget(ctx context.Context, tx *Tx, actorID, targetID int64) (actor, target *chat.User, err error) {
+	if actor, err = findActor(ctx, tx, actorID); err != nil {
+		return nil, nil, err
+	}
+	target, err = findUser(ctx, tx, targetID)
+	return actor, target, err
+}
+
 // SetRole promotes or demotes target (administrators only).
 func (db *DB) SetRole(ctx context.Context, actorID, targetID int64, role chat.Role) (*chat.User, error) {
 	var u *chat.User
 	err := db.write(ctx, func(tx *Tx) error {
-		actor, err := findActor(ctx, tx, actorID)
-		if err != nil {
-			return err
-		}
-		target, err := findUser(ctx, tx, targetID)
+		actor, target, err := findActorAndTarget(ctx, tx, actorID, targetID)
 		if err != nil {
 			return err
 		}
@@ -274,11 +278,7 @@ func (db *DB) SetRole(ctx context.Context, actorID, targetID int64, role chat.Ro
 func (db *DB) Deactivate(ctx context.Context, actorID, targetID int64) (*chat.User, error) {
 	var u *chat.User
 	err := db.write(ctx, func(tx *Tx) error {
-		actor, err := findActor(ctx, tx, actorID)
-		if err != nil {
-			return err
-		}
-		target, err := findUser(ctx, tx, targetID)
+		actor, target, err := findActorAndTarget(ctx, tx, actorID, targetID)
 		if err != nil {
 			return err
 		}
