@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -106,6 +107,11 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return fmt.Errorf("create database directory: %w", err)
 	}
+	// Create the file owner-only before SQLite does: SQLite gives the -wal
+	// and -shm files, which hold the same data, the database file's mode.
+	if err := restrictFiles(abs); err != nil {
+		return err
+	}
 
 	if db.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -122,7 +128,7 @@ func (db *DB) Open(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	if err := db.writer.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, db.writer); err != nil {
 		return fmt.Errorf("open database %s: %w", abs, err)
 	}
 	if err := db.Migrate(ctx); err != nil {
@@ -138,9 +144,6 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := db.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("open database for reading: %w", err)
 	}
-	if err := os.Chmod(abs, 0o600); err != nil {
-		return fmt.Errorf("restrict database file mode: %w", err)
-	}
 
 	db.done = make(chan struct{})
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -149,6 +152,43 @@ func (db *DB) Open(ctx context.Context) (err error) {
 		go db.checkpointLoop(loopCtx)
 	} else {
 		close(db.done)
+	}
+	return nil
+}
+
+// pingBusy opens the first connection. The first connection to a new file
+// switches it to WAL mode, and another process doing the same at that
+// moment gets SQLITE_BUSY at once, without the busy timeout: retry then.
+func pingBusy(ctx context.Context, pool *sql.DB) error {
+	deadline := time.Now().Add(DefaultBusyTimeout)
+	for {
+		err := pool.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// restrictFiles creates the database file if needed and makes it and any
+// -wal and -shm files readable by the owner only.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restrict database file mode: %w", err)
+		}
 	}
 	return nil
 }

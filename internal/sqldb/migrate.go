@@ -93,7 +93,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if _, ok := applied[m.Version]; ok {
 			continue
 		}
+		ran := false
 		err := db.write(ctx, func(tx *Tx) error {
+			// Another process may have applied it since we looked: check
+			// again under the write lock.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+				return err
+			} else if n > 0 {
+				return nil
+			}
+			ran = true
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
@@ -104,7 +114,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
-		db.Logger.Info("applied migration", "migration", m.Name)
+		if ran {
+			db.Logger.Info("applied migration", "migration", m.Name)
+		}
 	}
 	return nil
 }

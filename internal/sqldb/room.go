@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/campfire-in-go/campfire/internal/chat"
@@ -300,6 +301,15 @@ func (db *DB) UpdateRoom(ctx context.Context, actorID, roomID int64, upd chat.Ro
 			}
 		case upd.UserIDs != nil:
 			ids := chat.DirectUserSet(r.CreatorID, *upd.UserIDs)
+			// The creator stays a member, unless deactivated: then the
+			// room must stay manageable without them.
+			creator, err := findUser(ctx, tx, r.CreatorID)
+			if err != nil {
+				return err
+			}
+			if !creator.IsActive() && !slices.Contains(*upd.UserIDs, r.CreatorID) {
+				ids = slices.DeleteFunc(ids, func(id int64) bool { return id == r.CreatorID })
+			}
 			if err := activeUserIDs(ctx, tx, ids); err != nil {
 				return err
 			}

@@ -40,7 +40,11 @@ func (db *DB) SearchMessages(ctx context.Context, actorID int64, q string) ([]*c
 	q = normalizeSearch(q)
 	match := ftsQuery(q)
 	if match == "" {
-		if _, err := db.FindUserByID(ctx, actorID); err != nil {
+		err := db.read(ctx, func(tx *Tx) error {
+			_, err := findActor(ctx, tx, actorID)
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 		return []*chat.Message{}, nil

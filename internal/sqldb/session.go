@@ -15,12 +15,13 @@ const sessionRefresh = time.Hour
 // CreateSession records a signed-in device under the hash of its token.
 func (db *DB) CreateSession(ctx context.Context, userID int64, tokenHash, ip, userAgent string) (*chat.Session, error) {
 	var s chat.Session
+	ip, userAgent = truncate(ip, 64), truncate(userAgent, 512)
 	err := db.write(ctx, func(tx *Tx) error {
 		if _, err := findActor(ctx, tx, userID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (user_id, token_hash, ip_address, user_agent, created_at, last_active_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, userID, tokenHash, truncate(ip, 64), truncate(userAgent, 512), formatTime(tx.now), formatTime(tx.now))
+			VALUES (?, ?, ?, ?, ?, ?)`, userID, tokenHash, ip, userAgent, formatTime(tx.now), formatTime(tx.now))
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,6 @@ type Stats struct {
 	FileBytes     int64         `json:"file_bytes"`
 	WALBytes      int64         `json:"wal_bytes"`
 	Latency       time.Duration `json:"-"`
-	Reader        sql.DBStats   `json:"-"`
-	Writer        sql.DBStats   `json:"-"`
 }
 
 // Ping checks that the database answers a query and the file is still there.
@@ -31,7 +29,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Stats measures a round trip and reports file sizes and pool statistics.
 func (db *DB) Stats(ctx context.Context) (Stats, error) {
-	s := Stats{Engine: "sqlite", Path: db.Path, Reader: db.reader.Stats(), Writer: db.writer.Stats()}
+	s := Stats{Engine: "sqlite", Path: db.Path}
 	start := time.Now()
 	if err := db.Ping(ctx); err != nil {
 		return s, err
@@ -50,4 +48,9 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 	}
 	s.WALBytes = db.WALSize()
 	return s, nil
+}
+
+// PoolStats reports the read and write connection pools.
+func (db *DB) PoolStats() (reader, writer sql.DBStats) {
+	return db.reader.Stats(), db.writer.Stats()
 }

@@ -1,6 +1,7 @@
 -- The core schema. Times are UTC text in a fixed-width format
 -- (2006-01-02T15:04:05.000000Z), so they sort as text and read well in the
--- sqlite3 shell.
+-- sqlite3 shell. Tables whose rows get deleted use AUTOINCREMENT: an id is
+-- never reused, so a client's cursor or cached id never names another row.
 
 CREATE TABLE accounts (
     id                     INTEGER PRIMARY KEY,
@@ -37,7 +38,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_id ON sessions (user_id);
 
 CREATE TABLE rooms (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     name       TEXT    NOT NULL DEFAULT '',
     type       TEXT    NOT NULL CHECK (type IN ('open', 'closed', 'direct')),
     creator_id INTEGER NOT NULL REFERENCES users (id),
@@ -60,7 +61,7 @@ CREATE TABLE room_memberships (
 CREATE INDEX room_memberships_user_id ON room_memberships (user_id);
 
 CREATE TABLE messages (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     room_id    INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
     creator_id INTEGER NOT NULL REFERENCES users (id),
     client_id  TEXT    NOT NULL,
@@ -85,7 +86,7 @@ CREATE TABLE message_mentions (
 CREATE INDEX message_mentions_user_id ON message_mentions (user_id);
 
 CREATE TABLE boosts (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     booster_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     content    TEXT    NOT NULL,
