@@ -32,15 +32,18 @@ type Output struct {
 
 // Renderer is safe for concurrent use; build one at start-up.
 type Renderer struct {
-	md      goldmark.Markdown
-	policy  *bluemonday.Policy
-	members parser.ContextKey
+	md     goldmark.Markdown
+	policy *bluemonday.Policy
 }
+
+// membersKey carries the room's members to the mention parser. Goldmark
+// allocates context keys from an unguarded counter, so this happens once,
+// at package initialization, never concurrently.
+var membersKey = parser.NewContextKey()
 
 // New returns a Renderer. Building the Markdown pipeline and the sanitizer
 // policy is comparatively costly, hence one Renderer per process.
 func New() *Renderer {
-	key := parser.NewContextKey()
 	md := goldmark.New(
 		goldmark.WithExtensions(
 			// ftp: links are not worth a scheme the sanitizer would drop anyway.
@@ -50,7 +53,7 @@ func New() *Renderer {
 			extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
 		),
 		goldmark.WithParserOptions(
-			parser.WithInlineParsers(util.Prioritized(&mentionParser{key: key}, 500)),
+			parser.WithInlineParsers(util.Prioritized(&mentionParser{key: membersKey}, 500)),
 		),
 		goldmark.WithRendererOptions(
 			// Shift+Enter in the composer means a line break, not a soft wrap.
@@ -62,16 +65,16 @@ func New() *Renderer {
 			),
 		),
 	)
-	return &Renderer{md: md, policy: newPolicy(), members: key}
+	return &Renderer{md: md, policy: newPolicy()}
 }
 
 // Render renders body for a room with the given members.
 func (r *Renderer) Render(body string, members []Member) Output {
 	src := []byte(body)
 	pc := parser.NewContext()
-	pc.Set(r.members, members)
+	pc.Set(membersKey, members)
 	doc := r.md.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
-	ids := prune(doc, src, false, nil)
+	ids := collectMentions(doc, false, nil)
 
 	var buf bytes.Buffer
 	if err := r.md.Renderer().Render(&buf, src, doc); err != nil {
@@ -117,36 +120,13 @@ func newPolicy() *bluemonday.Policy {
 	return p
 }
 
-// skipContent lists elements whose content is not meant to be read (the
-// same set bluemonday skips). Goldmark drops a raw "<script>" tag but keeps
-// the text up to "</script>" as text; prune drops that text too.
-var skipContent = map[string]bool{
-	"frame": true, "frameset": true, "iframe": true, "noembed": true, "noframes": true,
-	"noscript": true, "object": true, "script": true, "style": true, "template": true,
-	"title": true, "xmp": true,
-}
-
-// prune edits the tree before rendering and returns ids with the mentioned
-// members appended. It drops inline text between raw script-like tags,
-// and turns mentions inside links and images back into text because a link
+// collectMentions returns ids with the mentioned members appended, and
+// turns mentions inside links and images back into text because a link
 // cannot hold a link.
-func prune(parent ast.Node, src []byte, inLink bool, ids []int64) []int64 {
-	skip := "" // the raw element whose content is being dropped
+func collectMentions(parent ast.Node, inLink bool, ids []int64) []int64 {
 	for c := parent.FirstChild(); c != nil; {
 		next := c.NextSibling()
-		if skip != "" {
-			if raw, ok := c.(*ast.RawHTML); ok && rawTagName(raw, src) == "/"+skip {
-				skip = ""
-			}
-			parent.RemoveChild(parent, c)
-			c = next
-			continue
-		}
 		switch n := c.(type) {
-		case *ast.RawHTML:
-			if name := rawTagName(n, src); skipContent[name] {
-				skip = name
-			}
 		case *mentionNode:
 			if inLink {
 				parent.ReplaceChild(parent, n, ast.NewTextSegment(n.Segment))
@@ -154,54 +134,61 @@ func prune(parent ast.Node, src []byte, inLink bool, ids []int64) []int64 {
 				ids = append(ids, n.Member.ID)
 			}
 		case *ast.Link, *ast.Image, *ast.AutoLink:
-			ids = prune(n, src, true, ids)
+			ids = collectMentions(n, true, ids)
 		default:
-			ids = prune(n, src, inLink, ids)
+			ids = collectMentions(n, inLink, ids)
 		}
 		c = next
 	}
 	return ids
 }
 
-// rawTagName returns the lower-cased name of a raw HTML tag, prefixed with
-// "/" for a closing tag, or "" for comments and the like.
-func rawTagName(n *ast.RawHTML, src []byte) string {
-	if n.Segments.Len() == 0 {
-		return ""
-	}
-	seg := n.Segments.At(0)
-	v := seg.Value(src)
-	if len(v) < 2 || v[0] != '<' {
-		return ""
-	}
-	v = v[1:]
-	prefix := ""
-	if v[0] == '/' {
-		prefix, v = "/", v[1:]
-	}
-	end := 0
-	for end < len(v) && (v[end] >= 'a' && v[end] <= 'z' || v[end] >= 'A' && v[end] <= 'Z' || end > 0 && v[end] >= '0' && v[end] <= '9') {
-		end++
-	}
-	if end == 0 {
-		return ""
-	}
-	return prefix + strings.ToLower(string(v[:end]))
-}
-
 // safeRenderer replaces goldmark's renderers for raw HTML, which would
-// leave "<!-- raw HTML omitted -->" markers, and for images, which the
-// policy does not allow: an image becomes a link to it, or just its alt
-// text inside another link.
+// drop it behind "<!-- raw HTML omitted -->" markers, and for images, which
+// the policy does not allow. HTML someone types is shown as the text they
+// typed, as chat apps do, so nothing they wrote is lost; an image becomes
+// a link to it, or just its alt text inside another link.
 type safeRenderer struct{}
 
 func (safeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
-	reg.Register(ast.KindRawHTML, renderNothing)
-	reg.Register(ast.KindHTMLBlock, renderNothing)
+	reg.Register(ast.KindRawHTML, renderRawInline)
+	reg.Register(ast.KindHTMLBlock, renderRawBlock)
 	reg.Register(ast.KindImage, renderImage)
 }
 
-func renderNothing(util.BufWriter, []byte, ast.Node, bool) (ast.WalkStatus, error) {
+func renderRawInline(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	if entering {
+		segs := node.(*ast.RawHTML).Segments
+		for i := 0; i < segs.Len(); i++ {
+			seg := segs.At(i)
+			_, _ = w.Write(util.EscapeHTML(seg.Value(src)))
+		}
+	}
+	return ast.WalkSkipChildren, nil
+}
+
+// renderRawBlock shows an HTML block as a paragraph of its literal lines.
+func renderRawBlock(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	if !entering {
+		return ast.WalkSkipChildren, nil
+	}
+	n := node.(*ast.HTMLBlock)
+	var lines [][]byte
+	for i := 0; i < n.Lines().Len(); i++ {
+		seg := n.Lines().At(i)
+		lines = append(lines, bytes.TrimRight(seg.Value(src), "\r\n"))
+	}
+	if n.HasClosure() {
+		lines = append(lines, bytes.TrimRight(n.ClosureLine.Value(src), "\r\n"))
+	}
+	_, _ = w.WriteString("<p>")
+	for i, l := range lines {
+		if i > 0 {
+			_, _ = w.WriteString("<br>\n")
+		}
+		_, _ = w.Write(util.EscapeHTML(l))
+	}
+	_, _ = w.WriteString("</p>\n")
 	return ast.WalkSkipChildren, nil
 }
 

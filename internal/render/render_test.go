@@ -52,9 +52,10 @@ func TestMarkdown(t *testing.T) {
 		{"hashtag is not a heading", "#flawless", "<p>#flawless</p>"},
 		{"table", "| a | b |\n|:--|--:|\n| 1 | 2 |", "<table>\n<thead>\n<tr>\n<th align=\"left\">a</th>\n<th align=\"right\">b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td align=\"left\">1</td>\n<td align=\"right\">2</td>\n</tr>\n</tbody>\n</table>"},
 		{"entities", "AT&T &lt;3 &amp;", "<p>AT&amp;T &lt;3 &amp;</p>"},
-		{"raw inline HTML dropped", "a <b>bold</b> move", "<p>a bold move</p>"},
-		{"raw script content dropped", "a <script>alert(1)</script> b", "<p>a  b</p>"},
-		{"raw HTML block dropped", "<div>\nhidden\n</div>", ""},
+		{"raw inline HTML shown as typed", "a <b>bold</b> move", "<p>a &lt;b&gt;bold&lt;/b&gt; move</p>"},
+		{"raw script shown as text", "a <script>alert(1)</script> b", "<p>a &lt;script&gt;alert(1)&lt;/script&gt; b</p>"},
+		{"raw HTML block shown as text", "<div>\nkept\n</div>", "<p>&lt;div&gt;<br>\nkept<br>\n&lt;/div&gt;</p>"},
+		{"script line keeps the text after it", "<script>alert(1)</script>**hi**", "<p>&lt;script&gt;alert(1)&lt;/script&gt;**hi**</p>"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
@@ -182,7 +183,7 @@ func TestPlain(t *testing.T) {
 	tests := []struct {
 		body, want string
 	}{
-		{"**Hello** @ann, see <script>x</script>", "Hello @Ann, see"},
+		{"**Hello** @ann, see <script>x</script>", "Hello @Ann, see <script>x</script>"},
 		{"  lots   of\n\n\nspace\t here  ", "lots of space here"},
 		{"one\ntwo", "one two"},
 		{"# Title\n\npara", "Title para"},
@@ -191,8 +192,8 @@ func TestPlain(t *testing.T) {
 		{"`a < b`", "a < b"},
 		{"[site](https://example.com)", "site"},
 		{"**bo**ld", "bold"},
-		{"x <!-- comment --> y", "x y"},
-		{"<style>p{}</style>", ""},
+		{"x <!-- comment --> y", "x <!-- comment --> y"},
+		{"<style>p{}</style>", "<style>p{}</style>"},
 		{"> quoted\n\nreply", "quoted reply"},
 		{"| a | b |\n|---|---|\n| 1 | 2 |", "a b 1 2"},
 		{"😀", "😀"},

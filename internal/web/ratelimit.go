@@ -25,6 +25,7 @@ type bucket struct {
 }
 
 func newRateLimiter(limit int, window time.Duration) *rateLimiter {
+	limit, window = max(limit, 1), max(window, time.Second)
 	return &rateLimiter{limit: limit, window: window, buckets: map[string]*bucket{}}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/campfire-in-go/campfire/internal/chat"
 	"github.com/campfire-in-go/campfire/internal/render"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
@@ -71,6 +72,10 @@ func (s *Server) Handler() http.Handler {
 	s.routes(mux)
 
 	csrf := http.NewCrossOriginProtection()
+	// Refusals are API errors like any other, not net/http's plain text.
+	csrf.SetDenyHandler(s.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return chat.Errorf(chat.EFORBIDDEN, "Cross-origin request refused; use the app from its own address.")
+	}))
 	var h http.Handler = csrf.Handler(mux)
 	h = s.observe(h)
 	return h
