@@ -73,12 +73,29 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 			}
 			continue
 		}
-		// A passive checkpoint that copied everything lets the next writer
-		// restart the WAL from the beginning, so the file stops growing.
+		// A passive checkpoint that copied everything lets the WAL file be
+		// truncated, so a burst of writes does not leave it large for good.
 		if !r.Busy && r.Checkpointed == r.LogPages && db.WALSize() > int64(db.CheckpointPages)*4096*4 {
-			if _, err := db.Checkpoint(ctx, CheckpointTruncate); err != nil && ctx.Err() == nil {
+			if err := db.truncateNoWait(ctx); err != nil && ctx.Err() == nil {
 				db.Logger.Warn("truncating checkpoint failed", "err", err)
 			}
 		}
 	}
+}
+
+// truncateNoWait truncates the WAL only if no reader is in the way: with the
+// writer's usual busy timeout a TRUNCATE checkpoint would wait for a long
+// reader (a backup snapshot, say) and stall every write behind it.
+func (db *DB) truncateNoWait(ctx context.Context) error {
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", DefaultBusyTimeout.Milliseconds()))
+	var busy, logPages, done int
+	return conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
 }
