@@ -29,12 +29,20 @@ const (
 	defaultStorageDir          = "./data/files"
 	defaultBackupDir           = "./backups"
 	defaultBackupRetentionDays = 30
-	defaultLogLevel            = "info"
-	defaultLogFormat           = "auto"
+	// The other grandfather-father-son counts (the spec's defaults).
+	defaultBackupRetentionWeeks  = 12
+	defaultBackupRetentionMonths = 12
+	defaultBackupRetentionYears  = 7
+	defaultLogLevel              = "info"
+	defaultLogFormat             = "auto"
 
 	// maxBackupRetentionDays keeps retention*24h far from overflowing a
 	// time.Duration (about 106,000 days).
 	maxBackupRetentionDays = 36500
+	// Upper bounds of the other counts: a century.
+	maxBackupRetentionWeeks  = 5218
+	maxBackupRetentionMonths = 1200
+	maxBackupRetentionYears  = 100
 )
 
 // Config is the server's configuration: the environment first, then the
@@ -51,13 +59,26 @@ type Config struct {
 	StorageDir string
 	BackupDir  string
 
-	BackupRetentionDays int
+	// BackupRetentionDays, Weeks, Months and Years are the retention
+	// policy of backup prune: daily, weekly, monthly and yearly backups
+	// kept (0 turns a kind off, except days).
+	BackupRetentionDays   int
+	BackupRetentionWeeks  int
+	BackupRetentionMonths int
+	BackupRetentionYears  int
 	// BackupRemote is the off-site destination URL (s3://, gs:// or
 	// file://), or empty for none. It may carry credentials.
 	BackupRemote string
 	// BackupAgeRecipients are age public keys (or recipient strings),
 	// validated by the backup engine, not here.
 	BackupAgeRecipients []string
+	// BackupAgeIdentityFile decrypts encrypted backups for verify and
+	// restore: an age identity file (age-keygen) or an OpenPGP private
+	// key. A path; the file is the secret.
+	BackupAgeIdentityFile string
+	// BackupPGPPassphrase unlocks a passphrase-protected OpenPGP private
+	// key; a secret.
+	BackupPGPPassphrase string
 
 	// AlertWebhookURL is a Slack-compatible incoming webhook; a secret.
 	AlertWebhookURL string
@@ -152,6 +173,24 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 			days.name(), days.value, maxBackupRetentionDays)
 	}
 	c.BackupRetentionDays = n
+	for _, r := range []struct {
+		env      string
+		def, max int
+		into     *int
+		unit     string
+	}{
+		{"CAMPFIRE_BACKUP_RETENTION_WEEKS", defaultBackupRetentionWeeks, maxBackupRetentionWeeks, &c.BackupRetentionWeeks, "weeks"},
+		{"CAMPFIRE_BACKUP_RETENTION_MONTHS", defaultBackupRetentionMonths, maxBackupRetentionMonths, &c.BackupRetentionMonths, "months"},
+		{"CAMPFIRE_BACKUP_RETENTION_YEARS", defaultBackupRetentionYears, maxBackupRetentionYears, &c.BackupRetentionYears, "years"},
+	} {
+		v := get(r.env, "", strconv.Itoa(r.def))
+		n, err := strconv.Atoi(v.value)
+		if err != nil || n < 0 || n > r.max {
+			return Config{}, usageErrorf("%s=%q is not valid: want a whole number of %s from 0 (keep none) to %d",
+				v.name(), v.value, r.unit, r.max)
+		}
+		*r.into = n
+	}
 
 	if c.BackupRemote, err = backupRemote(get); err != nil {
 		return Config{}, err
@@ -163,6 +202,9 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 	if len(recipients) > 0 {
 		c.BackupAgeRecipients = recipients
 	}
+	c.BackupAgeIdentityFile = get("CAMPFIRE_BACKUP_AGE_IDENTITY_FILE", "", "").value
+	// Not trimmed: a passphrase may begin or end with a space.
+	c.BackupPGPPassphrase = getenv("CAMPFIRE_BACKUP_PGP_PASSPHRASE")
 
 	hook := get("CAMPFIRE_ALERT_WEBHOOK_URL", "", "")
 	if hook.value == "" {
@@ -449,8 +491,13 @@ func (c Config) logAttrs() []slog.Attr {
 		slog.String("storage_dir", c.StorageDir),
 		slog.String("backup_dir", c.BackupDir),
 		slog.Int("backup_retention_days", c.BackupRetentionDays),
+		slog.Int("backup_retention_weeks", c.BackupRetentionWeeks),
+		slog.Int("backup_retention_months", c.BackupRetentionMonths),
+		slog.Int("backup_retention_years", c.BackupRetentionYears),
 		slog.String("backup_remote", redactRemote(c.BackupRemote)),
 		slog.Int("backup_age_recipients", len(c.BackupAgeRecipients)),
+		slog.String("backup_age_identity_file", c.BackupAgeIdentityFile),
+		slog.Bool("backup_pgp_passphrase_set", c.BackupPGPPassphrase != ""),
 		slog.String("alert_webhook_host", webhookHost(c.AlertWebhookURL)),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
@@ -489,8 +536,8 @@ func newLogger(w io.Writer, level, format string, isTerminal bool) *slog.Logger 
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether x (a writer or reader) is a terminal.
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -39,15 +39,18 @@ func mustUsageError(tb testing.TB, err error, subs ...string) {
 
 func defaultConfig() Config {
 	return Config{
-		DatabaseURL:         "./data/campfire.db",
-		DatabaseEngine:      "sqlite",
-		DatabasePath:        "./data/campfire.db",
-		Addr:                ":3000",
-		StorageDir:          "./data/files",
-		BackupDir:           "./backups",
-		BackupRetentionDays: 30,
-		LogLevel:            "info",
-		LogFormat:           "auto",
+		DatabaseURL:           "./data/campfire.db",
+		DatabaseEngine:        "sqlite",
+		DatabasePath:          "./data/campfire.db",
+		Addr:                  ":3000",
+		StorageDir:            "./data/files",
+		BackupDir:             "./backups",
+		BackupRetentionDays:   30,
+		BackupRetentionWeeks:  12,
+		BackupRetentionMonths: 12,
+		BackupRetentionYears:  7,
+		LogLevel:              "info",
+		LogFormat:             "auto",
 	}
 }
 
@@ -63,34 +66,44 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigEnv(t *testing.T) {
 	env := map[string]string{
-		"CAMPFIRE_DATABASE_URL":          "/var/lib/campfire/chat.db",
-		"CAMPFIRE_ADDR":                  "127.0.0.1:8080",
-		"CAMPFIRE_STORAGE_DIR":           "/srv/files",
-		"CAMPFIRE_BACKUP_DIR":            "/srv/backups",
-		"CAMPFIRE_BACKUP_RETENTION_DAYS": "7",
-		"CAMPFIRE_BACKUP_REMOTE":         "file:///mnt/offsite",
-		"CAMPFIRE_BACKUP_AGE_RECIPIENTS": "age1aaa, age1bbb\nage1ccc  age1ddd,,",
-		"CAMPFIRE_ALERT_WEBHOOK_URL":     "https://hooks.example.com/x",
-		"CAMPFIRE_LOG_LEVEL":             "DEBUG",
-		"CAMPFIRE_LOG_FORMAT":            "json",
+		"CAMPFIRE_DATABASE_URL":             "/var/lib/campfire/chat.db",
+		"CAMPFIRE_ADDR":                     "127.0.0.1:8080",
+		"CAMPFIRE_STORAGE_DIR":              "/srv/files",
+		"CAMPFIRE_BACKUP_DIR":               "/srv/backups",
+		"CAMPFIRE_BACKUP_RETENTION_DAYS":    "7",
+		"CAMPFIRE_BACKUP_REMOTE":            "file:///mnt/offsite",
+		"CAMPFIRE_BACKUP_AGE_RECIPIENTS":    "age1aaa, age1bbb\nage1ccc  age1ddd,,",
+		"CAMPFIRE_BACKUP_AGE_IDENTITY_FILE": " /etc/campfire/backup-key.txt ",
+		"CAMPFIRE_BACKUP_PGP_PASSPHRASE":    " pass phrase ",
+		"CAMPFIRE_BACKUP_RETENTION_WEEKS":   "4",
+		"CAMPFIRE_BACKUP_RETENTION_MONTHS":  "0",
+		"CAMPFIRE_BACKUP_RETENTION_YEARS":   "10",
+		"CAMPFIRE_ALERT_WEBHOOK_URL":        "https://hooks.example.com/x",
+		"CAMPFIRE_LOG_LEVEL":                "DEBUG",
+		"CAMPFIRE_LOG_FORMAT":               "json",
 	}
 	got, err := loadConfig(mapEnv(env), nil)
 	if err != nil {
 		t.Fatalf("loadConfig error: %v", err)
 	}
 	want := Config{
-		DatabaseURL:         "/var/lib/campfire/chat.db",
-		DatabaseEngine:      "sqlite",
-		DatabasePath:        "/var/lib/campfire/chat.db",
-		Addr:                "127.0.0.1:8080",
-		StorageDir:          "/srv/files",
-		BackupDir:           "/srv/backups",
-		BackupRetentionDays: 7,
-		BackupRemote:        "file:///mnt/offsite",
-		BackupAgeRecipients: []string{"age1aaa", "age1bbb", "age1ccc", "age1ddd"},
-		AlertWebhookURL:     "https://hooks.example.com/x",
-		LogLevel:            "debug",
-		LogFormat:           "json",
+		DatabaseURL:           "/var/lib/campfire/chat.db",
+		DatabaseEngine:        "sqlite",
+		DatabasePath:          "/var/lib/campfire/chat.db",
+		Addr:                  "127.0.0.1:8080",
+		StorageDir:            "/srv/files",
+		BackupDir:             "/srv/backups",
+		BackupRetentionDays:   7,
+		BackupRetentionWeeks:  4,
+		BackupRetentionMonths: 0,
+		BackupRetentionYears:  10,
+		BackupRemote:          "file:///mnt/offsite",
+		BackupAgeRecipients:   []string{"age1aaa", "age1bbb", "age1ccc", "age1ddd"},
+		BackupAgeIdentityFile: "/etc/campfire/backup-key.txt",
+		BackupPGPPassphrase:   " pass phrase ",
+		AlertWebhookURL:       "https://hooks.example.com/x",
+		LogLevel:              "debug",
+		LogFormat:             "json",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("loadConfig mismatch (-want +got):\n%s", diff)
@@ -176,6 +189,12 @@ func TestLoadConfigInvalid(t *testing.T) {
 			[]string{"CAMPFIRE_BACKUP_RETENTION_DAYS"}},
 		{"RetentionHuge", map[string]string{"CAMPFIRE_BACKUP_RETENTION_DAYS": "1000000"},
 			[]string{"CAMPFIRE_BACKUP_RETENTION_DAYS"}},
+		{"RetentionWeeksNegative", map[string]string{"CAMPFIRE_BACKUP_RETENTION_WEEKS": "-1"},
+			[]string{"CAMPFIRE_BACKUP_RETENTION_WEEKS", `"-1"`, "weeks from 0"}},
+		{"RetentionMonthsWords", map[string]string{"CAMPFIRE_BACKUP_RETENTION_MONTHS": "twelve"},
+			[]string{"CAMPFIRE_BACKUP_RETENTION_MONTHS", `"twelve"`, "months"}},
+		{"RetentionYearsHuge", map[string]string{"CAMPFIRE_BACKUP_RETENTION_YEARS": "1000"},
+			[]string{"CAMPFIRE_BACKUP_RETENTION_YEARS", "years from 0 (keep none) to 100"}},
 		{"RemoteScheme", map[string]string{"CAMPFIRE_BACKUP_REMOTE": "ftp://host/dir"},
 			[]string{"CAMPFIRE_BACKUP_REMOTE", "unsupported scheme", "s3://", "gs://", "file://"}},
 		{"RemoteNoScheme", map[string]string{"CAMPFIRE_BACKUP_REMOTE": "/mnt/backups"},
@@ -352,9 +371,11 @@ func TestLoadConfigFlags(t *testing.T) {
 // password, an access key or the webhook URL.
 func TestConfigRedaction(t *testing.T) {
 	env := map[string]string{
-		"CAMPFIRE_DATABASE_URL":      "postgres://campfire:PGSECRET@db.internal:5432/campfire?sslmode=require&password=PGSECRET2",
-		"CAMPFIRE_BACKUP_REMOTE":     "s3://AKIAKEYID:S3SECRET@bucket/prefix?region=us-east-1&secret_access_key=S3SECRET2&endpoint=http://u:S3SECRET3@127.0.0.1:7070",
-		"CAMPFIRE_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/HOOKSECRET",
+		"CAMPFIRE_DATABASE_URL":             "postgres://campfire:PGSECRET@db.internal:5432/campfire?sslmode=require&password=PGSECRET2",
+		"CAMPFIRE_BACKUP_REMOTE":            "s3://AKIAKEYID:S3SECRET@bucket/prefix?region=us-east-1&secret_access_key=S3SECRET2&endpoint=http://u:S3SECRET3@127.0.0.1:7070",
+		"CAMPFIRE_ALERT_WEBHOOK_URL":        "https://hooks.slack.com/services/T000/B000/HOOKSECRET",
+		"CAMPFIRE_BACKUP_PGP_PASSPHRASE":    "PASSPHRASESECRET",
+		"CAMPFIRE_BACKUP_AGE_IDENTITY_FILE": "/etc/campfire/age-identity.txt",
 	}
 	c, err := loadConfig(mapEnv(env), nil)
 	if err != nil {
@@ -371,12 +392,13 @@ func TestConfigRedaction(t *testing.T) {
 		"LogValue/JSON": logged.String(),
 		"LogValue/text": text.String(),
 	} {
-		for _, secret := range []string{"PGSECRET", "AKIAKEYID", "S3SECRET", "HOOKSECRET", "/services/"} {
+		for _, secret := range []string{"PGSECRET", "AKIAKEYID", "S3SECRET", "HOOKSECRET", "/services/", "PASSPHRASESECRET"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s reveals %q: %s", name, secret, out)
 			}
 		}
-		for _, shown := range []string{"db.internal", "campfire", "sslmode=require", "region=us-east-1", "127.0.0.1:7070", "hooks.slack.com", "bucket/prefix"} {
+		for _, shown := range []string{"db.internal", "campfire", "sslmode=require", "region=us-east-1", "127.0.0.1:7070", "hooks.slack.com", "bucket/prefix",
+			"/etc/campfire/age-identity.txt", "backup_pgp_passphrase_set", "backup_retention_years"} {
 			if !strings.Contains(out, shown) {
 				t.Errorf("%s does not show %q: %s", name, shown, out)
 			}

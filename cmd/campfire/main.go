@@ -30,24 +30,45 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := runEnv(ctx, os.Args[1:], &env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }
 
-// env is what every command may touch of the outside world. Commands write
-// to Stdout and Stderr and read configuration through Getenv, never through
-// the os package, so tests can run them in-process.
+// env is what every command may touch of the outside world. Commands read
+// Stdin, write to Stdout and Stderr and read configuration through Getenv,
+// never through the os package, so tests can run them in-process.
 type env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// IsTerminal reports whether Stdin, Stdout or Stderr is a terminal
+	// (restore asks for confirmation, backups show progress); nil means
+	// isTerminal. Tests set it to play a person at a terminal.
+	IsTerminal func(any) bool
 }
 
-// run executes the command line args and returns the process exit code. It
-// prints at most one line, "campfire: <message>", to stderr on failure.
+// terminal reports whether x, one of e's streams, is a terminal.
+func (e *env) terminal(x any) bool {
+	if e.IsTerminal != nil {
+		return e.IsTerminal(x)
+	}
+	return isTerminal(x)
+}
+
+// run executes the command line args with an empty stdin that is not a
+// terminal and returns the process exit code (see runEnv).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	root := newRootCommand(stdout, stderr, getenv)
+	return runEnv(ctx, args, &env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr, Getenv: getenv})
+}
+
+// runEnv executes the command line args in e and returns the process exit
+// code. It prints at most one line, "campfire: <message>", to stderr on
+// failure.
+func runEnv(ctx context.Context, args []string, e *env) int {
+	stderr := e.Stderr
+	root := newRootCommand(e)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -79,8 +100,7 @@ func exitCode(err error) int {
 }
 
 // newRootCommand builds the campfire command tree.
-func newRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	e := &env{Stdout: stdout, Stderr: stderr, Getenv: getenv}
+func newRootCommand(e *env) *cobra.Command {
 
 	root := &cobra.Command{
 		Use:   "campfire",
@@ -106,8 +126,8 @@ Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.`,
 			return cmd.Help()
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(e.Stdout)
+	root.SetErr(e.Stderr)
 	root.SetVersionTemplate("campfire {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err: fmt.Errorf("%w; run '%s --help' for usage", err, cmd.CommandPath())}
@@ -118,6 +138,8 @@ Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.`,
 		newVersionCommand(e),
 		newServeCommand(e),
 		newMigrateCommand(e),
+		newBackupCommand(e),
+		newRestoreCommand(e),
 	)
 
 	markRunErrors(root)

@@ -24,7 +24,10 @@ applies them at start as well. A database whose schema is newer than this
 binary is refused: upgrade campfire instead.
 
 'campfire migrate status' lists every migration with the time it was applied
-(or "pending") without changing anything.`,
+(or "pending") without changing anything.
+
+migrate works on the database alone: while campfire serve runs (it applied
+the migrations at start) it refuses; stop the server first.`,
 		Example: `  campfire migrate
   campfire migrate status --json`,
 		Args:      cobra.MatchAll(cobra.MaximumNArgs(1), cobra.OnlyValidArgs),
@@ -35,6 +38,13 @@ binary is refused: upgrade campfire instead.
 				return err
 			}
 			logger := newLogger(e.Stderr, cfg.LogLevel, cfg.LogFormat, isTerminal(e.Stderr))
+			if cfg.DatabaseEngine == engineSQLite {
+				lock, err := lockDatabase(cmd.Context(), cfg.DatabasePath, "migrate", logger)
+				if err != nil {
+					return err
+				}
+				defer lock.Unlock()
+			}
 			// Opening applies pending migrations; status then reports them all.
 			db, err := openDatabase(cmd.Context(), cfg, logger)
 			if err != nil {

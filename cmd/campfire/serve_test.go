@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,13 +22,14 @@ import (
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
-// startServe runs "campfire serve" on a free port and returns its base URL
-// once it listens. The log is JSON because stderr is not a terminal.
-func startServe(t *testing.T, dbPath string) (*exec.Cmd, string, *bytes.Buffer) {
+// startServe runs "campfire serve" on a free port, with extraEnv added to
+// its environment, and returns its base URL once it listens. The log is
+// JSON because stderr is not a terminal.
+func startServe(t *testing.T, dbPath string, extraEnv ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(testBinary(t), "serve")
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(cleanEnv(), "CAMPFIRE_ADDR=127.0.0.1:0", "CAMPFIRE_DATABASE_URL="+dbPath)
+	cmd.Env = append(append(cleanEnv(), "CAMPFIRE_ADDR=127.0.0.1:0", "CAMPFIRE_DATABASE_URL="+dbPath), extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +38,7 @@ func startServe(t *testing.T, dbPath string) (*exec.Cmd, string, *bytes.Buffer) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	var rest bytes.Buffer
+	var rest syncBuffer
 	sc := bufio.NewScanner(stderr)
 	deadline := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
 	defer deadline.Stop()
@@ -44,7 +47,7 @@ func startServe(t *testing.T, dbPath string) (*exec.Cmd, string, *bytes.Buffer) 
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		rest.WriteString(sc.Text() + "\n")
+		rest.Write([]byte(sc.Text() + "\n"))
 		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "campfire serving" {
 			go io.Copy(&rest, stderr)
 			return cmd, "http://" + line.Addr, &rest
@@ -110,6 +113,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if fi, err := os.Stat(dbPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("database file: %v; want mode 0600", err)
 	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dbPath), "campfire.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after shutdown the admin socket is still there (%v)", err)
+	}
 	for _, secret := range []string{token, "correct horse", "kept after shutdown"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the log contains %q; tokens, passwords and message bodies must never be logged", secret)
@@ -143,7 +149,7 @@ func TestMigrateStatus(t *testing.T) {
 		}
 		return out.String(), errOut.String(), code
 	}
-	if out, errOut, code := run("migrate"); code != 0 || !strings.Contains(out, "schema version 1") {
+	if out, errOut, code := run("migrate"); code != 0 || !strings.Contains(out, fmt.Sprintf("schema version %d", sqldb.LatestSchemaVersion())) {
 		t.Fatalf("migrate: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code := run("migrate", "status", "--json")
@@ -164,4 +170,22 @@ func TestMigrateStatus(t *testing.T) {
 	if _, errOut, code := run("migrate", "sideways"); code != 2 || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("migrate sideways: exit %d, stderr %q; want exit 2 and one line", code, errOut)
 	}
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

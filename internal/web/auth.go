@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -46,36 +47,81 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// requestToken finds the session token in the Authorization header or cookie.
-func requestToken(r *http.Request) string {
+// requestToken finds the session token in the Authorization header (API
+// clients) or the session cookie (browsers), and says which.
+func requestToken(r *http.Request) (token string, viaCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-			return strings.TrimSpace(tok)
+			return strings.TrimSpace(tok), false
 		}
-		return ""
+		return "", false
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		return c.Value
+		return c.Value, true
 	}
-	return ""
+	return "", false
+}
+
+// requestedWith is the X-Requested-With value our pages' scripts send.
+const requestedWith = "campfire"
+
+// errCookieWithoutHeader refuses a cookie-authenticated state change that
+// neither our script nor one of our forms sent (docs/decisions/0003-csrf.md).
+var errCookieWithoutHeader = chat.Errorf(chat.EFORBIDDEN,
+	"Request refused: requests signed in with the session cookie must come from the app's pages (X-Requested-With: campfire).")
+
+// fromOurPages reports whether a cookie-authenticated request may change
+// state: safe methods always; otherwise our scripts' fetch calls, which
+// send X-Requested-With (a header no cross-site page can add without a
+// CORS preflight we never grant), or our HTML forms, which post form
+// encodings. Cross-origin form posts were already refused by
+// http.CrossOriginProtection, and SameSite=Lax keeps the cookie off them.
+func fromOurPages(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	if r.Header.Get("X-Requested-With") == requestedWith {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
+}
+
+// authenticate returns r's context carrying the signed-in, active user and
+// the session's token hash.
+func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+	tok, viaCookie := requestToken(r)
+	if tok == "" {
+		return nil, chat.Errorf(chat.EUNAUTHORIZED, "Sign in to continue.")
+	}
+	hash := hashToken(tok)
+	u, _, err := s.DB.Authenticate(r.Context(), hash)
+	if err != nil {
+		return nil, err
+	}
+	if viaCookie && !fromOurPages(r) {
+		return nil, errCookieWithoutHeader
+	}
+	ctx := context.WithValue(r.Context(), userKey, u)
+	return context.WithValue(ctx, tokenHashKey, hash), nil
 }
 
 // authenticated wraps fn so it runs only for a signed-in, active user.
 func (s *Server) authenticated(fn handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		tok := requestToken(r)
-		if tok == "" {
-			return chat.Errorf(chat.EUNAUTHORIZED, "Sign in to continue.")
-		}
-		hash := hashToken(tok)
-		u, _, err := s.DB.Authenticate(r.Context(), hash)
+		ctx, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
-		ctx := context.WithValue(r.Context(), userKey, u)
-		ctx = context.WithValue(ctx, tokenHashKey, hash)
 		return fn(w, r.WithContext(ctx))
 	}
+}
+
+// sessionHash returns the token hash of an authenticated request's session.
+func sessionHash(ctx context.Context) string {
+	h, _ := ctx.Value(tokenHashKey).(string)
+	return h
 }
 
 // startSession creates a session for u, sets the cookie and returns the

@@ -200,8 +200,11 @@ func TestSignInAndOut(t *testing.T) {
 	bearer.call(http.StatusOK, "GET", "/api/me", nil, nil)
 	// A non-Bearer Authorization header is not replaced by the cookie.
 	b.call(http.StatusUnauthorized, "GET", "/api/me", nil, nil, "Authorization", "Token "+s.Token)
-	// Signing out clears the cookie and ends the session for both.
-	r := b.call(http.StatusNoContent, "DELETE", "/api/session", nil, nil)
+	// Signing out clears the cookie and ends the session for both. With
+	// the cookie, a state change needs our pages' X-Requested-With.
+	b.call(http.StatusForbidden, "DELETE", "/api/session", nil, nil)
+	b.call(http.StatusOK, "GET", "/api/me", nil, nil)
+	r := b.call(http.StatusNoContent, "DELETE", "/api/session", nil, nil, "X-Requested-With", "campfire")
 	if sc := r.Header.Get("Set-Cookie"); !strings.Contains(sc, "campfire_session=") || !strings.Contains(sc, "Max-Age=0") {
 		t.Errorf("%s: Set-Cookie %q, want the session cookie cleared", r, sc)
 	}
@@ -307,14 +310,35 @@ func TestCrossOriginProtection(t *testing.T) {
 	if rooms := admin.rooms(); len(rooms) != 1 {
 		t.Fatalf("rooms = %+v, want only the first room", rooms)
 	}
-	// Same-origin browser requests work.
-	b.call(http.StatusCreated, "POST", "/api/rooms", room, nil, "Sec-Fetch-Site", "same-origin")
-	b.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "Cookies 2"}, nil, "Origin", e.url)
-	// API clients send no browser headers and are not affected.
+	// Same-origin requests from our pages' scripts work: they send
+	// X-Requested-With, which a cross-site page cannot without a CORS
+	// preflight (docs/decisions/0003-csrf.md).
+	xrw := []string{"X-Requested-With", "campfire"}
+	b.call(http.StatusCreated, "POST", "/api/rooms", room, nil, append([]string{"Sec-Fetch-Site", "same-origin"}, xrw...)...)
+	b.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "Cookies 2"}, nil, append([]string{"Origin", e.url}, xrw...)...)
+	b.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "Cookies 3"}, nil, xrw...)
+	// Cookie-authenticated state changes without it are refused, even
+	// same-origin and even from browsers that send no Origin at all;
+	// reads are not state changes.
+	for _, hdr := range [][]string{
+		nil,
+		{"Sec-Fetch-Site", "same-origin"},
+		{"Origin", e.url},
+		{"X-Requested-With", "XMLHttpRequest"},
+	} {
+		r := b.call(http.StatusForbidden, "POST", "/api/rooms", map[string]string{"name": "No header"}, nil, hdr...)
+		if msg := r.errorMessage(t); !strings.Contains(msg, "X-Requested-With") {
+			t.Errorf("%s: message %q", r, msg)
+		}
+	}
+	b.call(http.StatusOK, "GET", "/api/rooms", nil, nil)
+	// API clients with a bearer token send no browser headers and are not
+	// affected, even when they also hold a cookie.
 	admin.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "Bearer"}, nil)
-	b.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "No headers"}, nil)
-	if rooms := admin.rooms(); len(rooms) != 5 {
-		t.Errorf("rooms = %d, want 5", len(rooms))
+	withBoth := &client{e: e, hc: b.hc, token: admin.token}
+	withBoth.call(http.StatusCreated, "POST", "/api/rooms", map[string]string{"name": "Bearer and cookie"}, nil)
+	if rooms := admin.rooms(); len(rooms) != 6 {
+		t.Errorf("rooms = %d, want 6", len(rooms))
 	}
 }
 

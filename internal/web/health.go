@@ -50,6 +50,7 @@ type detailedHealth struct {
 	Database      databaseHealth `json:"database"`
 	Disk          []diskHealth   `json:"disk"`
 	Process       processHealth  `json:"process"`
+	Live          liveHealth     `json:"live"`
 	Backups       backupHealth   `json:"backups"`
 }
 
@@ -80,11 +81,11 @@ type processHealth struct {
 	GoVersion     string `json:"go_version"`
 }
 
-// backupHealth is filled in by the backup engine once it exists; until then
-// it says, truthfully, that no backup has been taken by this server.
-type backupHealth struct {
-	Configured bool       `json:"configured"`
-	LastFull   *time.Time `json:"last_full"`
+// liveHealth counts the WebSocket connections.
+type liveHealth struct {
+	Connections  int    `json:"connections"`
+	Rooms        int    `json:"rooms"`
+	DroppedTotal uint64 `json:"dropped_total"`
 }
 
 // handleHealthDetailed reports real measurements; it never includes secrets
@@ -112,12 +113,19 @@ func (s *Server) handleHealthDetailed(w http.ResponseWriter, r *http.Request) er
 	if s.DataDir != "" {
 		h.Disk = append(h.Disk, diskUsage("data", s.DataDir))
 	}
+	var backupDisk *diskHealth
+	h.Backups, backupDisk = s.backupStatus(ctx, h.CheckedAt)
+	if backupDisk != nil {
+		h.Disk = append(h.Disk, *backupDisk)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	h.Process = processHealth{
 		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, SysBytes: ms.Sys,
 		ResidentBytes: residentBytes(), GoVersion: runtime.Version(),
 	}
+	hs := s.Hub.Stats()
+	h.Live = liveHealth{Connections: hs.Connections, Rooms: hs.Rooms, DroppedTotal: hs.Dropped}
 	writeJSON(w, status, h)
 	return nil
 }

@@ -7,17 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/net/html"
 
 	"github.com/campfire-in-go/campfire/internal/chat"
 	"github.com/campfire-in-go/campfire/internal/render"
@@ -98,13 +103,321 @@ func (e *env) anon() *client {
 	return &client{e: e, hc: e.ts.Client()}
 }
 
-// browser returns a client with a cookie jar and no bearer token.
+// browser returns a client with a cookie jar and no bearer token. Like a
+// test of a browser's view, it does not follow redirects: tests check them.
 func (e *env) browser() *client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &client{e: e, hc: &http.Client{Transport: e.ts.Client().Transport, Jar: jar}}
+	return &client{e: e, hc: &http.Client{
+		Transport:     e.ts.Client().Transport,
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// browserAs signs c's user in through the sign-in form and returns the
+// browser holding the session cookie.
+func (e *env) browserAs(c *client) *client {
+	e.t.Helper()
+	b := e.browser()
+	r := b.form(http.StatusSeeOther, "/session", url.Values{"email": {c.user.Email}, "password": {c.password}})
+	if loc := r.Header.Get("Location"); loc != "/" {
+		e.t.Fatalf("%s: Location %q, want /", r, loc)
+	}
+	b.user, b.password = c.user, c.password
+	return b
+}
+
+// form posts an HTML form, as a browser does.
+func (c *client) form(want int, path string, v url.Values, hdr ...string) *response {
+	c.e.t.Helper()
+	return c.call(want, "POST", path, v.Encode(), nil, append([]string{"Content-Type", "application/x-www-form-urlencoded"}, hdr...)...)
+}
+
+// page gets a page and, when it is one, checks that it is HTML.
+func (c *client) page(want int, path string) *response {
+	c.e.t.Helper()
+	r := c.call(want, "GET", path, nil, nil)
+	if want == http.StatusOK || want >= 400 {
+		if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			c.e.t.Errorf("%s: Content-Type %q, want HTML", r, ct)
+		}
+	}
+	return r
+}
+
+// redirect checks that r redirects (303) to location.
+func (r *response) redirect(t *testing.T, location string) {
+	t.Helper()
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != location {
+		t.Errorf("%s: redirects to %q, want 303 to %q", r, r.Header.Get("Location"), location)
+	}
+}
+
+// doc parses an HTML response.
+func (r *response) doc(t *testing.T) *html.Node {
+	t.Helper()
+	n, err := html.Parse(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Fatalf("%s: parse HTML: %v", r, err)
+	}
+	return n
+}
+
+// findAll returns the elements under n, n included, for which match is true.
+func findAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && match(n) {
+			out = append(out, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// byID returns the element with id, or nil.
+func byID(n *html.Node, id string) *html.Node {
+	found := findAll(n, func(n *html.Node) bool { return attr(n, "id") == id })
+	if len(found) == 0 {
+		return nil
+	}
+	return found[0]
+}
+
+// withClass matches elements of a tag ("" for any) that have class.
+func withClass(tag, class string) func(*html.Node) bool {
+	return func(n *html.Node) bool {
+		return (tag == "" || n.Data == tag) && slices.Contains(strings.Fields(attr(n, "class")), class)
+	}
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// hasAttr reports whether n has the attribute key, whatever its value.
+func hasAttr(n *html.Node, key string) bool {
+	return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == key })
+}
+
+// textOf is the text content of n.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// wsClient is one WebSocket connection of a test, with a goroutine that
+// reads its frames into a channel until the connection ends.
+type wsClient struct {
+	t      *testing.T
+	name   string
+	conn   *websocket.Conn
+	frames chan wsFrame
+	done   chan struct{}
+	err    error // why reading stopped, after done
+}
+
+// wsFrame is a frame the server sent: the raw bytes and the fields tests
+// look at.
+type wsFrame struct {
+	Raw       []byte `json:"-"`
+	Type      string `json:"type"`
+	RoomID    int64  `json:"room_id"`
+	MessageID int64  `json:"message_id"`
+	ClientID  string `json:"client_id"`
+	// Message is the "message" of message events; error frames have a
+	// string there instead, which is Text.
+	Message *chat.Message   `json:"-"`
+	Text    string          `json:"-"`
+	RawMsg  json.RawMessage `json:"message"`
+	HTML    string          `json:"html"`
+	Boost   *chat.Boost     `json:"boost"`
+	BoostID int64           `json:"boost_id"`
+	Room    *chat.Room      `json:"room"`
+	Action  string          `json:"action"`
+	User    json.RawMessage `json:"user"`
+	UserIDs []int64         `json:"user_ids"`
+	Code    string          `json:"code"`
+}
+
+// wsURL is the server's WebSocket endpoint.
+func (e *env) wsURL() string { return "ws" + strings.TrimPrefix(e.url, "http") + "/ws" }
+
+// dial opens a WebSocket as c: with its bearer token, or with its cookies
+// for a browser client.
+func (c *client) dial() *wsClient {
+	c.e.t.Helper()
+	ws, resp, err := c.dialWith(nil)
+	if err != nil {
+		c.e.t.Fatalf("dial /ws: %v (response %v)", err, resp)
+	}
+	w := &wsClient{t: c.e.t, conn: ws, frames: make(chan wsFrame, 1000), done: make(chan struct{})}
+	if c.user != nil {
+		w.name = c.user.Name
+	}
+	go w.readLoop()
+	c.e.t.Cleanup(func() { ws.CloseNow() })
+	return w
+}
+
+// dialWith dials /ws with extra headers (name/value pairs) and returns the
+// raw result, for tests of refusals.
+func (c *client) dialWith(hdr http.Header) (*websocket.Conn, *http.Response, error) {
+	h := http.Header{}
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
+	maps.Copy(h, hdr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, c.e.wsURL(), &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: h})
+	if ws != nil {
+		ws.SetReadLimit(1 << 20)
+	}
+	return ws, resp, err
+}
+
+func (w *wsClient) readLoop() {
+	defer close(w.done)
+	for {
+		_, b, err := w.conn.Read(context.Background())
+		if err != nil {
+			w.err = err
+			return
+		}
+		f := wsFrame{Raw: b}
+		err = json.Unmarshal(b, &f)
+		if err == nil && len(f.RawMsg) > 0 {
+			if f.RawMsg[0] == '{' {
+				err = json.Unmarshal(f.RawMsg, &f.Message)
+			} else {
+				err = json.Unmarshal(f.RawMsg, &f.Text)
+			}
+		}
+		if err != nil {
+			w.t.Errorf("%s: frame %s: %v", w.name, b, err)
+			continue
+		}
+		w.frames <- f
+	}
+}
+
+// send writes one JSON frame.
+func (w *wsClient) send(v any) {
+	w.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		w.t.Fatalf("%s: write %s: %v", w.name, b, err)
+	}
+}
+
+// until returns the frames received up to and including the first one
+// that match accepts, failing after a few seconds.
+func (w *wsClient) until(what string, match func(wsFrame) bool) []wsFrame {
+	w.t.Helper()
+	var got []wsFrame
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case f := <-w.frames:
+			got = append(got, f)
+			if match(f) {
+				return got
+			}
+		case <-timeout:
+			w.t.Fatalf("%s: no %s within 5s; got %s", w.name, what, frameTypes(got))
+			return nil
+		}
+	}
+}
+
+// expect returns the next frame of type typ, skipping presence frames
+// and failing on any other frame in between.
+func (w *wsClient) expect(typ string) wsFrame {
+	w.t.Helper()
+	got := w.until(typ, func(f wsFrame) bool { return f.Type == typ })
+	for _, f := range got[:len(got)-1] {
+		if f.Type != "presence" {
+			w.t.Fatalf("%s: got %s before %s", w.name, f.Raw, typ)
+		}
+	}
+	return got[len(got)-1]
+}
+
+// subscribe joins a room and waits for the confirmation.
+func (w *wsClient) subscribe(roomID int64) {
+	w.t.Helper()
+	w.send(map[string]any{"type": "subscribe", "room_id": roomID})
+	if f := w.expect("subscribed"); f.RoomID != roomID {
+		w.t.Fatalf("%s: subscribed to %d, want %d", w.name, f.RoomID, roomID)
+	}
+}
+
+// sync returns every frame (presence aside) published to this connection
+// before now. It marks a room the user is in as read: the server
+// publishes the "read" event through the hub, behind everything queued
+// before it, so it is a barrier for room and personal events alike.
+func (w *wsClient) sync(roomID int64) []wsFrame {
+	w.t.Helper()
+	w.send(map[string]any{"type": "read", "room_id": roomID})
+	got := w.until("read barrier", func(f wsFrame) bool { return f.Type == "read" && f.RoomID == roomID })
+	var out []wsFrame
+	for _, f := range got[:len(got)-1] {
+		if f.Type != "presence" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// closed waits for the connection to end and returns its close status.
+func (w *wsClient) closed() websocket.StatusCode {
+	w.t.Helper()
+	select {
+	case <-w.done:
+		return websocket.CloseStatus(w.err)
+	case <-time.After(5 * time.Second):
+		w.t.Fatalf("%s: connection still open after 5s", w.name)
+		return 0
+	}
+}
+
+func frameTypes(fs []wsFrame) string {
+	var b strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.Write(f.Raw)
+	}
+	return "[" + b.String() + "]"
 }
 
 // response is a fully read HTTP response.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/campfire-in-go/campfire/internal/live"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
@@ -21,7 +22,9 @@ type metrics struct {
 	messagesPosted prometheus.Counter
 }
 
-func newMetrics(db *sqldb.DB) *metrics {
+// newMetrics builds the registry; db returns the current database (a
+// restore replaces it) and is only called while serving /metrics.
+func newMetrics(db func() *sqldb.DB, hub *live.Hub) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -43,6 +46,8 @@ func newMetrics(db *sqldb.DB) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		dbCollector{db},
+		liveCollector{hub},
+		backupCollector{db},
 	)
 	return m
 }
@@ -57,7 +62,7 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 }
 
 // dbCollector reports the connection pools and the database files.
-type dbCollector struct{ db *sqldb.DB }
+type dbCollector struct{ db func() *sqldb.DB }
 
 var (
 	dbOpenDesc = prometheus.NewDesc("campfire_db_open_connections",
@@ -78,7 +83,8 @@ func (c dbCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
-	reader, writer := c.db.PoolStats()
+	db := c.db()
+	reader, writer := db.PoolStats()
 	for pool, s := range map[string]struct {
 		inUse, idle int
 		waits       int64
@@ -92,5 +98,34 @@ func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(dbWaitDesc, prometheus.CounterValue, float64(s.waits), pool)
 		ch <- prometheus.MustNewConstMetric(dbWaitSecondsDesc, prometheus.CounterValue, s.wait.Seconds(), pool)
 	}
-	ch <- prometheus.MustNewConstMetric(dbWALDesc, prometheus.GaugeValue, float64(c.db.WALSize()))
+	ch <- prometheus.MustNewConstMetric(dbWALDesc, prometheus.GaugeValue, float64(db.WALSize()))
+}
+
+// liveCollector reports the WebSocket hub.
+type liveCollector struct{ hub *live.Hub }
+
+var (
+	liveConnsDesc = prometheus.NewDesc("campfire_live_connections",
+		"Open WebSocket connections.", nil, nil)
+	liveRoomsDesc = prometheus.NewDesc("campfire_live_rooms",
+		"Rooms with at least one subscribed connection.", nil, nil)
+	liveDroppedDesc = prometheus.NewDesc("campfire_live_dropped_total",
+		"Connections dropped for falling behind (close 1008, too slow).", nil, nil)
+	livePublishedDesc = prometheus.NewDesc("campfire_live_published_total",
+		"Live events published.", nil, nil)
+)
+
+func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- liveConnsDesc
+	ch <- liveRoomsDesc
+	ch <- liveDroppedDesc
+	ch <- livePublishedDesc
+}
+
+func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.hub.Stats()
+	ch <- prometheus.MustNewConstMetric(liveConnsDesc, prometheus.GaugeValue, float64(st.Connections))
+	ch <- prometheus.MustNewConstMetric(liveRoomsDesc, prometheus.GaugeValue, float64(st.Rooms))
+	ch <- prometheus.MustNewConstMetric(liveDroppedDesc, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(livePublishedDesc, prometheus.CounterValue, float64(st.Published))
 }

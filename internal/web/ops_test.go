@@ -36,6 +36,9 @@ type detailedBody struct {
 		Goroutines int    `json:"goroutines"`
 		HeapBytes  uint64 `json:"heap_bytes"`
 	} `json:"process"`
+	Live struct {
+		Connections *int `json:"connections"`
+	} `json:"live"`
 	Backups map[string]any `json:"backups"`
 	Disk    []struct {
 		Name       string `json:"name"`
@@ -77,6 +80,9 @@ func TestHealth(t *testing.T) {
 	}
 	if d.Backups == nil {
 		t.Errorf("%s: no backups object", r)
+	}
+	if d.Live.Connections == nil || *d.Live.Connections != 0 {
+		t.Errorf("%s: live connections %v, want 0", r, d.Live.Connections)
 	}
 	if len(d.Disk) != 1 || d.Disk[0].Name != "data" || d.Disk[0].FreeBytes == 0 || d.Disk[0].TotalBytes < d.Disk[0].FreeBytes || d.Disk[0].Error != "" {
 		t.Errorf("%s: disk %+v", r, d.Disk)
@@ -155,6 +161,8 @@ func TestMetrics(t *testing.T) {
 	admin.call(http.StatusNotFound, "GET", "/api/nothing/here/77", nil, nil)
 	admin.call(http.StatusNotFound, "GET", "/nothing/here/78", nil, nil)
 	e.anon().call(http.StatusUnauthorized, "POST", "/api/session", map[string]string{"email": adminEmail, "password": "wrong password"}, nil)
+	w := admin.dial()
+	w.subscribe(room.ID)
 
 	r := e.anon().call(http.StatusOK, "GET", "/metrics", nil, nil)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
@@ -174,6 +182,8 @@ func TestMetrics(t *testing.T) {
 		`campfire_db_open_connections{pool="writer",state="idle"}`,
 		`campfire_db_open_connections{pool="reader",state="in_use"}`,
 		"campfire_db_wal_bytes ",
+		"\ncampfire_live_connections 1\n",
+		"\ncampfire_live_published_total ",
 		"\ngo_goroutines ",
 		"\nprocess_resident_memory_bytes ",
 	} {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/campfire-in-go/campfire/internal/chat"
@@ -24,13 +25,7 @@ func (s *Server) handleRoomCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Type == "" {
-		req.Type = chat.RoomOpen
-	}
-	if req.Type == chat.RoomOpen && len(req.UserIDs) > 0 {
-		return chat.Errorf(chat.EINVALID, "An open room includes everyone; user_ids is only for closed rooms.")
-	}
-	room, err := s.DB.CreateRoom(r.Context(), currentUser(r.Context()).ID,
+	room, err := s.createRoom(r.Context(), currentUser(r.Context()),
 		chat.NewRoom{Name: req.Name, Type: req.Type, UserIDs: req.UserIDs})
 	if err != nil {
 		return err
@@ -48,10 +43,7 @@ func (s *Server) handleDirectRoomCreate(w http.ResponseWriter, r *http.Request) 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if len(req.UserIDs) == 0 {
-		return chat.Errorf(chat.EINVALID, "user_ids must name at least one user.")
-	}
-	room, created, err := s.DB.FindOrCreateDirectRoom(r.Context(), currentUser(r.Context()).ID, req.UserIDs)
+	room, created, err := s.directRoom(r.Context(), currentUser(r.Context()), req.UserIDs)
 	if err != nil {
 		return err
 	}
@@ -89,7 +81,7 @@ func (s *Server) handleRoomUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	room, err := s.DB.UpdateRoom(r.Context(), currentUser(r.Context()).ID, id,
+	room, err := s.updateRoom(r.Context(), currentUser(r.Context()), id,
 		chat.RoomUpdate{Name: req.Name, Type: req.Type, UserIDs: req.UserIDs})
 	if err != nil {
 		return err
@@ -103,7 +95,7 @@ func (s *Server) handleRoomDelete(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := s.DB.DeleteRoom(r.Context(), currentUser(r.Context()).ID, id); err != nil {
+	if err := s.deleteRoom(r.Context(), currentUser(r.Context()), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -148,9 +140,90 @@ func (s *Server) handleRoomRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DB.MarkRead(r.Context(), currentUser(r.Context()).ID, id); err != nil {
+	if err := s.markRead(r.Context(), currentUser(r.Context()), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Room changes shared by the API and the pages; each publishes its event
+// after the change is stored.
+
+// createRoom creates an open or closed room (type defaults to open).
+func (s *Server) createRoom(ctx context.Context, actor *chat.User, nr chat.NewRoom) (*chat.Room, error) {
+	if nr.Type == "" {
+		nr.Type = chat.RoomOpen
+	}
+	if nr.Type == chat.RoomOpen && len(nr.UserIDs) > 0 {
+		return nil, chat.Errorf(chat.EINVALID, "An open room includes everyone; user_ids is only for closed rooms.")
+	}
+	room, err := s.DB.CreateRoom(ctx, actor.ID, nr)
+	if err != nil {
+		return nil, err
+	}
+	s.publishRoom("room_created", room, chat.DirectUserSet(actor.ID, nr.UserIDs))
+	return room, nil
+}
+
+// directRoom finds or creates the direct room of actor and userIDs.
+func (s *Server) directRoom(ctx context.Context, actor *chat.User, userIDs []int64) (*chat.Room, bool, error) {
+	if len(userIDs) == 0 {
+		return nil, false, chat.Errorf(chat.EINVALID, "user_ids must name at least one user.")
+	}
+	room, created, err := s.DB.FindOrCreateDirectRoom(ctx, actor.ID, userIDs)
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		s.publishRoom("room_created", room, chat.DirectUserSet(actor.ID, userIDs))
+	}
+	return room, created, nil
+}
+
+// updateRoom renames, converts or re-members a room. Users who lose their
+// membership stop receiving the room's events at once.
+func (s *Server) updateRoom(ctx context.Context, actor *chat.User, id int64, upd chat.RoomUpdate) (*chat.Room, error) {
+	before, err := s.DB.RoomMemberIDs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	room, err := s.DB.UpdateRoom(ctx, actor.ID, id, upd)
+	if err != nil {
+		return nil, err
+	}
+	after, err := s.DB.RoomMemberIDs(ctx, id)
+	if err != nil {
+		// The update is committed; evict everyone who was in before
+		// rather than let a removed member keep listening.
+		s.Logger.ErrorContext(ctx, "list room members after update", "room_id", id, "err", err)
+		after = nil
+	}
+	s.publishMembershipsRemoved(id, before, after)
+	s.publishRoom("room_updated", room, after)
+	return room, nil
+}
+
+// deleteRoom deletes a room and tells its former members.
+func (s *Server) deleteRoom(ctx context.Context, actor *chat.User, id int64) error {
+	members, err := s.DB.RoomMemberIDs(ctx, id)
+	if err != nil {
+		return err
+	}
+	room, err := s.DB.DeleteRoom(ctx, actor.ID, id)
+	if err != nil {
+		return err
+	}
+	s.publishRoomDeleted(room, members)
+	return nil
+}
+
+// markRead clears actor's unread marker for a room and tells actor's
+// other connections.
+func (s *Server) markRead(ctx context.Context, actor *chat.User, id int64) error {
+	if err := s.DB.MarkRead(ctx, actor.ID, id); err != nil {
+		return err
+	}
+	s.publishRead(actor.ID, id)
 	return nil
 }

@@ -1,6 +1,7 @@
-// Package web is the HTTP transport: the JSON API, health and metrics
-// endpoints (and, later, pages and the WebSocket endpoint). Handlers return
-// errors; one adapter turns them into responses.
+// Package web is the HTTP transport: the JSON API, the server-rendered
+// pages, the WebSocket endpoint for live updates, and the health and
+// metrics endpoints. Handlers return errors; one adapter per kind of
+// client (JSON for the API, HTML for pages) turns them into responses.
 package web
 
 import (
@@ -10,21 +11,29 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/campfire-in-go/campfire/internal/admin"
 	"github.com/campfire-in-go/campfire/internal/chat"
+	"github.com/campfire-in-go/campfire/internal/live"
 	"github.com/campfire-in-go/campfire/internal/render"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
 // Server serves HTTP for one database.
 type Server struct {
+	// DB is the database. Set it before Handler; afterwards only a
+	// restore (Maintain) replaces it, and code outside a request reads it
+	// with Database.
 	DB       *sqldb.DB
 	Renderer *render.Renderer
-	Logger   *slog.Logger
-	Version  string
+	// Hub fans live events out to WebSocket connections.
+	Hub     *live.Hub
+	Logger  *slog.Logger
+	Version string
 	// DataDir is reported on /health/detailed (disk free); "" skips it.
 	DataDir string
 	// BcryptCost hashes new passwords; tests lower it.
@@ -34,11 +43,26 @@ type Server struct {
 	LoginWindow time.Duration
 	// ShutdownTimeout bounds how long Close waits for in-flight requests.
 	ShutdownTimeout time.Duration
+	// PingInterval is how often a WebSocket is pinged, and PongTimeout
+	// how long its pong may take before the connection is dropped.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// Backups runs backups for the administrators' page and reports them
+	// on /health/detailed; nil when the server has no backup
+	// configuration.
+	Backups *admin.Ops
 
-	metrics *metrics
-	logins  *rateLimiter
-	started time.Time
-	dummy   []byte // a bcrypt hash compared against for unknown emails
+	gate     gate       // requests in flight; closed during maintenance
+	maintMu  sync.Mutex // one maintenance at a time
+	dbClosed bool       // CloseDatabase ran (under maintMu)
+
+	metrics   *metrics
+	logins    *rateLimiter
+	templates *templates
+	assets    *assets
+	sockets   sockets
+	started   time.Time
+	dummy     []byte // a bcrypt hash compared against for unknown emails
 
 	ln     net.Listener
 	server *http.Server
@@ -49,22 +73,38 @@ func NewServer(db *sqldb.DB, r *render.Renderer, logger *slog.Logger, version st
 	return &Server{
 		DB:              db,
 		Renderer:        r,
+		Hub:             live.NewHub(),
 		Logger:          logger,
 		Version:         version,
 		BcryptCost:      bcrypt.DefaultCost,
 		LoginLimit:      10,
 		LoginWindow:     3 * time.Minute,
 		ShutdownTimeout: 30 * time.Second,
+		PingInterval:    30 * time.Second,
+		PongTimeout:     10 * time.Second,
 	}
 }
 
-// Handler builds the routes and middleware. Call it once.
+// Handler builds the routes and middleware. Call it once. It parses the
+// embedded templates and hashes the static files, and panics if they are
+// broken: that is a bug in the build, caught by any test that starts a
+// server.
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	if s.Hub == nil {
+		s.Hub = live.NewHub()
+	}
+	var err error
+	if s.assets, err = loadAssets(); err != nil {
+		panic(err)
+	}
+	if s.templates, err = parseTemplates(s.assets); err != nil {
+		panic(err)
+	}
 	s.started = time.Now()
-	s.metrics = newMetrics(s.DB)
+	s.metrics = newMetrics(func() *sqldb.DB { return s.DB }, s.Hub)
 	s.logins = newRateLimiter(s.LoginLimit, s.LoginWindow)
 	s.dummy, _ = bcrypt.GenerateFromPassword([]byte("campfire-timing-equalizer"), s.BcryptCost)
 
@@ -73,10 +113,16 @@ func (s *Server) Handler() http.Handler {
 
 	csrf := http.NewCrossOriginProtection()
 	// Refusals are API errors like any other, not net/http's plain text.
-	csrf.SetDenyHandler(s.serve(func(w http.ResponseWriter, r *http.Request) error {
-		return chat.Errorf(chat.EFORBIDDEN, "Cross-origin request refused; use the app from its own address.")
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := chat.Errorf(chat.EFORBIDDEN, "Cross-origin request refused; use the app from its own address.")
+		if isAPI(r) {
+			s.writeError(w, r, err)
+		} else {
+			s.writePageError(w, r, err)
+		}
 	}))
-	var h http.Handler = csrf.Handler(mux)
+	var h http.Handler = csrf.Handler(s.pageNotFound(mux))
+	h = s.gated(h)
 	h = s.observe(h)
 	return h
 }
@@ -112,12 +158,18 @@ func (s *Server) URL() string {
 	return "http://127.0.0.1:" + port
 }
 
-// Close stops accepting connections and waits for in-flight requests.
+// Close stops accepting connections, waits for in-flight requests, then
+// closes the WebSocket connections (1001, going away: pages reconnect to
+// the next server).
 func (s *Server) Close() error {
 	if s.server == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
 	defer cancel()
-	return s.server.Shutdown(ctx)
+	err := s.server.Shutdown(ctx)
+	if werr := s.sockets.closeAll(ctx); err == nil && werr != nil {
+		err = fmt.Errorf("close websockets: %w", werr)
+	}
+	return err
 }

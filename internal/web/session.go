@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -22,27 +23,90 @@ type signedIn struct {
 	Token string     `json:"token"`
 }
 
+// Sign-up, sign-in and sign-out, shared by the API and the pages.
+
+// firstRun creates the administrator while no account exists.
+func (s *Server) firstRun(ctx context.Context, name, email, password string) (*chat.User, error) {
+	nu := chat.NewUser{Name: name, Email: email, Password: password, Role: chat.RoleAdministrator}
+	nu.Normalize()
+	if err := nu.Validate(); err != nil {
+		return nil, err
+	}
+	if done, err := s.DB.HasAccount(ctx); err != nil {
+		return nil, err
+	} else if done {
+		return nil, chat.Errorf(chat.ECONFLICT, "Campfire is already set up; sign in instead.")
+	}
+	hash, err := s.hashPassword(nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := s.DB.FirstRun(ctx, nu, hash)
+	return u, err
+}
+
+// signUp creates a member through the join link.
+func (s *Server) signUp(ctx context.Context, code, name, email, password string) (*chat.User, error) {
+	nu := chat.NewUser{Name: name, Email: email, Password: password, Role: chat.RoleMember}
+	nu.Normalize()
+	if err := nu.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.DB.CheckJoinCode(ctx, code); err != nil {
+		return nil, err
+	}
+	hash, err := s.hashPassword(nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	return s.DB.SignUp(ctx, code, nu, hash)
+}
+
+// allowSignIn spends one of the client's sign-in attempts, or refuses
+// with ERATELIMITED (and Retry-After) when they are used up.
+func (s *Server) allowSignIn(w http.ResponseWriter, r *http.Request) error {
+	if !s.logins.allow(clientIP(r), time.Now()) {
+		w.Header().Set("Retry-After", "60")
+		return chat.Errorf(chat.ERATELIMITED, "Too many sign-in attempts; wait a minute and try again.")
+	}
+	return nil
+}
+
+// checkCredentials returns the active user with email and password.
+func (s *Server) checkCredentials(r *http.Request, email, password string) (*chat.User, error) {
+	invalid := chat.Errorf(chat.EUNAUTHORIZED, "Email address or password is incorrect.")
+	creds, err := s.DB.FindCredentials(r.Context(), email)
+	if chat.ErrorCode(err) == chat.ENOTFOUND {
+		// Spend the same time as a real check so timing does not reveal
+		// which email addresses have accounts.
+		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
+		return nil, invalid
+	} else if err != nil {
+		return nil, err
+	}
+	// Bots have no password hash, so the comparison fails for them too.
+	if bcrypt.CompareHashAndPassword([]byte(creds.PasswordHash), []byte(password)) != nil || !creds.User.IsActive() {
+		return nil, invalid
+	}
+	return creds.User, nil
+}
+
+// signOut ends the session with hash and closes its live connections.
+func (s *Server) signOut(ctx context.Context, hash string) error {
+	if err := s.DB.DeleteSession(ctx, hash); err != nil {
+		return err
+	}
+	s.sockets.closeSession(hash)
+	return nil
+}
+
 // handleFirstRun creates the administrator while no account exists.
 func (s *Server) handleFirstRun(w http.ResponseWriter, r *http.Request) error {
 	var req credentialsRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	nu := chat.NewUser{Name: req.Name, Email: req.Email, Password: req.Password, Role: chat.RoleAdministrator}
-	nu.Normalize()
-	if err := nu.Validate(); err != nil {
-		return err
-	}
-	if done, err := s.DB.HasAccount(r.Context()); err != nil {
-		return err
-	} else if done {
-		return chat.Errorf(chat.ECONFLICT, "Campfire is already set up; sign in instead.")
-	}
-	hash, err := s.hashPassword(nu.Password)
-	if err != nil {
-		return err
-	}
-	u, _, err := s.DB.FirstRun(r.Context(), nu, hash)
+	u, err := s.firstRun(r.Context(), req.Name, req.Email, req.Password)
 	if err != nil {
 		return err
 	}
@@ -60,34 +124,22 @@ func (s *Server) respondSignedIn(w http.ResponseWriter, r *http.Request, u *chat
 
 // handleSessionCreate signs in with email and password, rate limited per IP.
 func (s *Server) handleSessionCreate(w http.ResponseWriter, r *http.Request) error {
-	if !s.logins.allow(clientIP(r), time.Now()) {
-		w.Header().Set("Retry-After", "60")
-		return chat.Errorf(chat.ERATELIMITED, "Too many sign-in attempts; wait a minute and try again.")
+	if err := s.allowSignIn(w, r); err != nil {
+		return err
 	}
 	var req credentialsRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	invalid := chat.Errorf(chat.EUNAUTHORIZED, "Email address or password is incorrect.")
-	creds, err := s.DB.FindCredentials(r.Context(), req.Email)
-	if chat.ErrorCode(err) == chat.ENOTFOUND {
-		// Spend the same time as a real check so timing does not reveal
-		// which email addresses have accounts.
-		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(req.Password))
-		return invalid
-	} else if err != nil {
+	u, err := s.checkCredentials(r, req.Email, req.Password)
+	if err != nil {
 		return err
 	}
-	// Bots have no password hash, so the comparison fails for them too.
-	if bcrypt.CompareHashAndPassword([]byte(creds.PasswordHash), []byte(req.Password)) != nil || !creds.User.IsActive() {
-		return invalid
-	}
-	return s.respondSignedIn(w, r, creds.User)
+	return s.respondSignedIn(w, r, u)
 }
 
 func (s *Server) handleSessionDelete(w http.ResponseWriter, r *http.Request) error {
-	hash, _ := r.Context().Value(tokenHashKey).(string)
-	if err := s.DB.DeleteSession(r.Context(), hash); err != nil {
+	if err := s.signOut(r.Context(), sessionHash(r.Context())); err != nil {
 		return err
 	}
 	clearSessionCookie(w)
@@ -114,19 +166,7 @@ func (s *Server) handleJoinCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	nu := chat.NewUser{Name: req.Name, Email: req.Email, Password: req.Password, Role: chat.RoleMember}
-	nu.Normalize()
-	if err := nu.Validate(); err != nil {
-		return err
-	}
-	if err := s.DB.CheckJoinCode(r.Context(), r.PathValue("code")); err != nil {
-		return err
-	}
-	hash, err := s.hashPassword(nu.Password)
-	if err != nil {
-		return err
-	}
-	u, err := s.DB.SignUp(r.Context(), r.PathValue("code"), nu, hash)
+	u, err := s.signUp(r.Context(), r.PathValue("code"), req.Name, req.Email, req.Password)
 	if err != nil {
 		return err
 	}

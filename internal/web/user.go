@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/campfire-in-go/campfire/internal/chat"
@@ -63,26 +64,50 @@ func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	upd := chat.UserUpdate{Name: req.Name, Email: req.Email, Password: req.Password, Bio: req.Bio}
-	upd.Normalize()
-	if err := upd.Validate(); err != nil {
-		return err
-	}
-	var hash string
-	if upd.Password != nil {
-		var err error
-		if hash, err = s.hashPassword(*upd.Password); err != nil {
-			return err
-		}
-	}
-	keep, _ := r.Context().Value(tokenHashKey).(string)
 	me := currentUser(r.Context())
-	u, err := s.DB.UpdateProfile(r.Context(), me.ID, upd, hash, keep)
+	u, err := s.updateProfile(r.Context(), me, sessionHash(r.Context()),
+		chat.UserUpdate{Name: req.Name, Email: req.Email, Password: req.Password, Bio: req.Bio})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, presentUser(u, u))
 	return nil
+}
+
+// updateProfile changes actor's own profile. A new password signs out
+// every other session (keepHash is the current one) and closes their live
+// connections.
+func (s *Server) updateProfile(ctx context.Context, actor *chat.User, keepHash string, upd chat.UserUpdate) (*chat.User, error) {
+	upd.Normalize()
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	var hash string
+	if upd.Password != nil {
+		var err error
+		if hash, err = s.hashPassword(*upd.Password); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.DB.UpdateProfile(ctx, actor.ID, upd, hash, keepHash)
+	if err != nil {
+		return nil, err
+	}
+	if upd.Password != nil {
+		s.sockets.closeUser(actor.ID, keepHash)
+	}
+	return u, nil
+}
+
+// deactivate deactivates a user (administrators only) and closes the
+// user's live connections: their sessions are gone.
+func (s *Server) deactivate(ctx context.Context, actor *chat.User, id int64) (*chat.User, error) {
+	u, err := s.DB.Deactivate(ctx, actor.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	s.sockets.closeUser(id, "")
+	return u, nil
 }
 
 func (s *Server) handleUserIndex(w http.ResponseWriter, r *http.Request) error {
@@ -141,7 +166,7 @@ func (s *Server) handleUserDeactivate(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	me := currentUser(r.Context())
-	u, err := s.DB.Deactivate(r.Context(), me.ID, id)
+	u, err := s.deactivate(r.Context(), me, id)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,376 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/campfire-in-go/campfire/internal/backup"
+	"github.com/campfire-in-go/campfire/internal/chat"
+	"github.com/campfire-in-go/campfire/internal/sqldb"
+)
+
+// Config is the backup configuration of the process that runs the
+// operations (the server's, or the command line's when no server runs).
+type Config struct {
+	// Dir is the backup directory (CAMPFIRE_BACKUP_DIR), absolute.
+	Dir string
+	// Recipients encrypt every backup (CAMPFIRE_BACKUP_AGE_RECIPIENTS).
+	Recipients []string
+	// Keys decrypt backups (CAMPFIRE_BACKUP_AGE_IDENTITY_FILE,
+	// CAMPFIRE_BACKUP_PGP_PASSPHRASE).
+	Keys Keys
+	// Policy is the retention policy of prune.
+	Policy backup.Policy
+	// Host names the backups; "" means backup.DefaultHost().
+	Host string
+}
+
+// Ops runs backups, verifications, prunes and restores for the socket, the
+// web page and the command line. Each operation is recorded in the audit
+// log through a Recorder and logged in one line ("backup audit").
+type Ops struct {
+	Config     Config
+	AppVersion string
+	Logger     *slog.Logger
+}
+
+// Recorder stores audit events: the server's *sqldb.DB, or FileRecorder
+// for a command working alone.
+type Recorder interface {
+	RecordBackupEvent(ctx context.Context, ev sqldb.BackupEvent) (*sqldb.BackupEvent, error)
+}
+
+// FileRecorder records events into the database file at its path without
+// migrating it (sqldb.RecordBackupEventFile), for a command that holds the
+// database's lock.
+type FileRecorder string
+
+// RecordBackupEvent implements Recorder.
+func (f FileRecorder) RecordBackupEvent(ctx context.Context, ev sqldb.BackupEvent) (*sqldb.BackupEvent, error) {
+	return sqldb.RecordBackupEventFile(ctx, string(f), ev)
+}
+
+func (o *Ops) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Dir returns dir if set, else the configured backup directory.
+func (o *Ops) Dir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	return o.Config.Dir
+}
+
+// Identities loads the decryption identities of keys, or of the
+// configuration when keys names none; nil when there are none.
+func (o *Ops) Identities(keys Keys) (*backup.Identities, error) {
+	files := keys.IdentityFiles
+	if len(files) == 0 {
+		files = o.Config.Keys.IdentityFiles
+	}
+	pass := keys.PGPPassphrase
+	if pass == "" {
+		pass = o.Config.Keys.PGPPassphrase
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	return backup.LoadIdentities([]byte(pass), files...)
+}
+
+// resolve finds the artifact a request names: an absolute path as is, a
+// bare name in the backup directory.
+func (o *Ops) resolve(file, dir string) (string, error) {
+	if filepath.IsAbs(file) {
+		if _, err := os.Stat(file); err != nil {
+			return "", fmt.Errorf("backup %s: %w", file, errors.Join(backup.ErrNotFound, err))
+		}
+		return file, nil
+	}
+	return backup.Find(o.Dir(dir), file)
+}
+
+func actorOr(actor string) string {
+	if actor == "" {
+		return "server"
+	}
+	return actor
+}
+
+// Backup takes a backup of src into the backup directory and audits it
+// (and its verification, when asked for).
+func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req BackupRequest, progress ProgressFunc) (*backup.Result, error) {
+	typ, err := backup.ParseType(req.Type)
+	if err != nil {
+		// Not a backup at all (incremental, an unknown type): nothing to
+		// audit.
+		return nil, err
+	}
+	ids, err := o.Identities(req.Keys)
+	if err != nil {
+		return nil, err
+	}
+	recipients := req.Recipients
+	if len(recipients) == 0 {
+		recipients = o.Config.Recipients
+	}
+	eng := &backup.Engine{Source: src, Dir: o.Dir(req.Dir), Host: o.Config.Host, AppVersion: o.AppVersion, Identities: ids}
+	breq := backup.Request{
+		Type: typ, Compression: backup.Compression(req.Compression), Encrypt: req.Encrypt,
+		Recipients: recipients, Output: req.Output, Verify: req.Verify,
+	}
+	if progress != nil {
+		breq.Progress = func(done, total int64) { progress(Progress{Stage: "backup", Done: done, Total: total}) }
+	}
+	started := time.Now()
+	res, err := eng.Backup(ctx, breq)
+	finished := time.Now()
+
+	ev := sqldb.BackupEvent{
+		Action: sqldb.BackupActionBackup, Type: string(typ), Actor: actorOr(req.Actor),
+		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
+	}
+	if res != nil {
+		ev.File = filepath.Base(res.Path)
+		ev.Bytes = res.Manifest.StoredBytes
+	} else if req.Output != "" {
+		ev.File = filepath.Base(req.Output)
+	}
+	if err != nil {
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
+	} else {
+		ev.Status, ev.Detail = sqldb.BackupStatusSuccess, describeBackup(res)
+	}
+	o.audit(ctx, rec, ev)
+
+	if req.Verify && res != nil && res.Report != nil {
+		v := sqldb.BackupEvent{
+			Action: sqldb.BackupActionVerify, Type: string(typ), File: ev.File, Bytes: ev.Bytes,
+			Actor: ev.Actor, StartedAt: finished, FinishedAt: finished,
+		}
+		if res.Report.OK {
+			v.Status, v.Detail = sqldb.BackupStatusSuccess, fmt.Sprintf("verified after backup: %d checks passed", len(res.Report.Checks))
+			if res.Manifest.Verification == backup.VerifiedBeforeEncryption {
+				v.Detail += " (before encryption: no identity to decrypt it)"
+			}
+		} else {
+			v.Status, v.Detail = sqldb.BackupStatusFailure, "verified after backup: "+failedChecks(res.Report)
+		}
+		o.audit(ctx, rec, v)
+	}
+	return res, err
+}
+
+func describeBackup(res *backup.Result) string {
+	m := res.Manifest
+	parts := []string{string(m.Compression)}
+	if m.Encryption != backup.EncryptionNone {
+		parts = append(parts, string(m.Encryption)+"-encrypted")
+	}
+	if m.Verified() {
+		parts = append(parts, "verified ("+m.Verification+")")
+	} else {
+		parts = append(parts, "not verified")
+	}
+	return fmt.Sprintf("%s; %d bytes of database, schema %d", strings.Join(parts, ", "), m.DatabaseBytes, m.SchemaVersion)
+}
+
+func failedChecks(rep *backup.Report) string {
+	var names []string
+	for _, c := range rep.Failed() {
+		names = append(names, c.Name)
+	}
+	if len(names) == 0 {
+		return "failed"
+	}
+	return "failed: " + strings.Join(names, ", ")
+}
+
+// Verify verifies one artifact and audits it.
+func (o *Ops) Verify(ctx context.Context, rec Recorder, req VerifyRequest, progress ProgressFunc) (*backup.Report, error) {
+	started := time.Now()
+	ev := sqldb.BackupEvent{Action: sqldb.BackupActionVerify, Actor: actorOr(req.Actor), File: filepath.Base(req.File), StartedAt: started}
+	if n, ok := backup.ParseName(ev.File); ok {
+		ev.Type = string(n.Type)
+	}
+	rep, err := o.verify(ctx, req, progress)
+	if rep != nil {
+		if rep.Manifest != nil {
+			ev.Type = string(rep.Manifest.Type)
+			ev.Bytes = rep.Manifest.StoredBytes
+		} else if fi, serr := os.Stat(rep.File); serr == nil {
+			ev.Bytes = fi.Size()
+		}
+	}
+	ev.FinishedAt = time.Now()
+	ev.DurationMS = ev.FinishedAt.Sub(started).Milliseconds()
+	if err != nil {
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
+	} else {
+		ev.Status, ev.Detail = sqldb.BackupStatusSuccess, fmt.Sprintf("%d checks passed", len(rep.Checks))
+	}
+	o.audit(ctx, rec, ev)
+	return rep, err
+}
+
+func (o *Ops) verify(ctx context.Context, req VerifyRequest, progress ProgressFunc) (*backup.Report, error) {
+	path, err := o.resolve(req.File, req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := o.Identities(req.Keys)
+	if err != nil {
+		return nil, err
+	}
+	opts := backup.VerifyOptions{Identities: ids}
+	if progress != nil {
+		opts.Progress = func(done, total int64) { progress(Progress{Stage: "verify", Done: done, Total: total}) }
+	}
+	return backup.Verify(ctx, path, opts)
+}
+
+// Prune applies the retention policy (the request's, else the
+// configured one) and audits it. A dry run changes nothing and is logged
+// only.
+func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backup.PrunePlan, error) {
+	policy := o.Config.Policy
+	if req.Policy != nil {
+		policy = *req.Policy
+	}
+	dir := o.Dir(req.Dir)
+	started := time.Now()
+	plan, err := backup.Prune(ctx, dir, policy, started, req.DryRun, 0)
+	finished := time.Now()
+	ev := sqldb.BackupEvent{
+		Action: sqldb.BackupActionPrune, File: dir, Actor: actorOr(req.Actor),
+		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
+	}
+	if plan != nil {
+		var deleted int
+		for _, d := range plan.Deleted() {
+			deleted++
+			ev.Bytes += d.Entry.Bytes
+		}
+		ev.Detail = fmt.Sprintf("deleted %d, kept %d, %d stale temporary files (%s)", deleted, len(plan.Kept()), len(plan.Stale), policy)
+		if req.DryRun {
+			ev.Detail = "dry run: would have " + ev.Detail
+		}
+	}
+	if err != nil {
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
+	} else {
+		ev.Status = sqldb.BackupStatusSuccess
+	}
+	if req.DryRun {
+		rec = nil
+	}
+	o.audit(ctx, rec, ev)
+	return plan, err
+}
+
+// PrepareRestore verifies the artifact a request names and prepares it to
+// replace the database at target (backup.PrepareRestore). openByCaller
+// says the caller has the target open and will close it before Apply (the
+// running server). It changes nothing but a temporary file beside target;
+// the caller applies the plan, then calls RecordRestore.
+func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target string, openByCaller bool, progress ProgressFunc) (*backup.Plan, error) {
+	path, err := o.resolve(req.File, req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := o.Identities(req.Keys)
+	if err != nil {
+		return nil, err
+	}
+	opts := backup.RestoreOptions{
+		Identities: ids, BackupDir: o.Dir(req.Dir), Host: o.Config.Host, AppVersion: o.AppVersion,
+		Logger: o.logger(), TargetOpenByCaller: openByCaller,
+	}
+	if progress != nil {
+		opts.Progress = func(done, total int64) { progress(Progress{Stage: "verify", Done: done, Total: total}) }
+	}
+	return backup.PrepareRestore(ctx, path, target, opts)
+}
+
+// RecordRestore audits a restore. Only a restore that replaced the
+// database is recorded in the database, the new one, through rec; a
+// dry run, a refused or a failed restore is logged only, so the live
+// database stays byte for byte as it was.
+func (o *Ops) RecordRestore(ctx context.Context, rec Recorder, req RestoreRequest, plan *backup.Plan, res *backup.RestoreResult, err error, started time.Time) {
+	finished := time.Now()
+	ev := sqldb.BackupEvent{
+		Action: sqldb.BackupActionRestore, File: filepath.Base(req.File), Actor: actorOr(req.Actor),
+		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
+	}
+	if n, ok := backup.ParseName(ev.File); ok {
+		ev.Type = string(n.Type)
+	}
+	if plan != nil {
+		ev.File = filepath.Base(plan.Source)
+		ev.Bytes = plan.ReadyBytes
+		if plan.Manifest != nil {
+			ev.Type = string(plan.Manifest.Type)
+		}
+	}
+	switch {
+	case err != nil:
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)+"; the database was not changed"
+		rec = nil
+	case req.DryRun:
+		ev.Status, ev.Detail = sqldb.BackupStatusSuccess, "dry run: verified and prepared; nothing was changed"
+		rec = nil
+	default:
+		ev.Status = sqldb.BackupStatusSuccess
+		ev.Detail = fmt.Sprintf("replaced the database (schema %d → %d)", plan.SchemaFrom, plan.SchemaTo)
+		if res != nil && res.Safety != nil {
+			ev.Detail += "; safety copy " + filepath.Base(res.Safety.Path)
+		} else if res != nil && res.SafetyRaw != "" {
+			ev.Detail += "; raw safety copy " + filepath.Base(res.SafetyRaw)
+		}
+	}
+	o.audit(ctx, rec, ev)
+}
+
+// audit records ev through rec (when not nil) and logs it in one line.
+func (o *Ops) audit(ctx context.Context, rec Recorder, ev sqldb.BackupEvent) {
+	recorded := false
+	var recErr error
+	if rec != nil {
+		if _, recErr = rec.RecordBackupEvent(context.WithoutCancel(ctx), ev); recErr == nil {
+			recorded = true
+		}
+	}
+	level := slog.LevelInfo
+	if ev.Status != sqldb.BackupStatusSuccess {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("action", ev.Action), slog.String("type", ev.Type), slog.String("file", ev.File),
+		slog.String("status", ev.Status), slog.Int64("bytes", ev.Bytes), slog.Int64("duration_ms", ev.DurationMS),
+		slog.String("actor", ev.Actor), slog.String("detail", ev.Detail), slog.Bool("recorded", recorded),
+	}
+	if recErr != nil {
+		attrs = append(attrs, slog.String("record_error", errorText(recErr)))
+	}
+	o.logger().LogAttrs(ctx, level, "backup audit", attrs...)
+}
+
+// errorText is the message of err for people: a domain error's message
+// without its code.
+func errorText(err error) string {
+	var ce *chat.Error
+	if errors.As(err, &ce) && error(ce) == err {
+		return ce.Message
+	}
+	return err.Error()
+}
