@@ -567,3 +567,22 @@ func TestBackupPrune(t *testing.T) {
 		t.Errorf("prune events %+v: want one (dry runs are not recorded)", prunes)
 	}
 }
+
+// TestVerifyMarksVerified checks that a backup verified after the fact
+// counts as verified: its manifest records it and `restore latest` may
+// pick it.
+func TestVerifyMarksVerified(t *testing.T) {
+	c := newCLI(t)
+	seed(t, c.dbPath, "only message")
+	res := c.backupJSON("backup", "full", "--compress")
+	if res.Manifest.Verified() {
+		t.Fatalf("a backup taken without --verify is marked verified: %+v", res.Manifest)
+	}
+	c.run("restore", "latest", "--dry-run").want(t, 1)
+	c.run("backup", "verify", res.Path).want(t, 0)
+	m, err := backup.ReadManifest(backup.ManifestPath(res.Path))
+	if err != nil || !m.Verified() || m.Verification != backup.VerifiedFull {
+		t.Fatalf("after backup verify the manifest is %+v (%v); want it verified in full", m, err)
+	}
+	c.run("restore", "latest", "--dry-run").want(t, 0, filepath.Base(res.Path))
+}

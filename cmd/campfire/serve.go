@@ -34,9 +34,10 @@ the backup and restore commands on its admin socket, <database
 dir>/campfire.sock (owner-only, removed at exit), so they never open the
 database beside it. Administrators see the backups at /account/backups.
 
-On a fresh database, create the administrator with
-  curl -X POST localhost:3000/api/first_run \
-    -d '{"name":"Ada","email":"ada@example.com","password":"a long password"}'`,
+On a fresh database, open http://localhost:3000/ in a browser to create
+the administrator, or from a script:
+  curl --json '{"name":"Ada","email":"ada@example.com","password":"a long password"}' \
+    localhost:3000/api/first_run`,
 		Example: `  campfire serve
   CAMPFIRE_ADDR=127.0.0.1:8080 campfire serve --database-url /var/lib/campfire/campfire.db`,
 		Args: cobra.NoArgs,

@@ -236,7 +236,15 @@ func (o *Ops) verify(ctx context.Context, req VerifyRequest, progress ProgressFu
 	if progress != nil {
 		opts.Progress = func(done, total int64) { progress(Progress{Stage: "verify", Done: done, Total: total}) }
 	}
-	return backup.Verify(ctx, path, opts)
+	rep, err := backup.Verify(ctx, path, opts)
+	if err != nil {
+		return rep, err
+	}
+	// A backup verified after the fact counts as verified from now on.
+	if err := backup.MarkVerified(path, rep, time.Now()); err != nil {
+		return rep, fmt.Errorf("record the verification in the manifest: %w", err)
+	}
+	return rep, nil
 }
 
 // Prune applies the retention policy (the request's, else the

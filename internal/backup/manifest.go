@@ -127,3 +127,17 @@ func (m *Manifest) write(path string) error {
 	}
 	return nil
 }
+
+// MarkVerified records in path's manifest that rep, a full verification of
+// the stored file, passed at at: `restore latest` and retention then count
+// the backup as verified. A report that failed, decoded nothing or had no
+// manifest changes nothing.
+func MarkVerified(path string, rep *Report, at time.Time) error {
+	if rep == nil || !rep.OK || !rep.decoded || rep.Manifest == nil {
+		return nil
+	}
+	m := *rep.Manifest
+	t := at.UTC()
+	m.VerifiedAt, m.Verification = &t, VerifiedFull
+	return m.write(ManifestPath(path))
+}
