@@ -233,13 +233,3 @@ func (s *Server) publishTyping(roomID int64, u *chat.User, action string) {
 		s.Hub.PublishRoom(roomID, f)
 	}
 }
-
-func (s *Server) publishPresence(roomID int64) {
-	ids := s.Hub.Present(roomID)
-	if ids == nil {
-		ids = []int64{}
-	}
-	if f, ok := s.frame(presenceEvent{Type: "presence", RoomID: roomID, UserIDs: ids}); ok {
-		s.Hub.PublishRoom(roomID, f)
-	}
-}

@@ -61,6 +61,7 @@ type Server struct {
 	templates *templates
 	assets    *assets
 	sockets   sockets
+	presence  presence
 	started   time.Time
 	dummy     []byte // a bcrypt hash compared against for unknown emails
 

@@ -288,13 +288,14 @@ func measureIdle(ctx context.Context, cfg config, tgt target) (*result, error) {
 	}
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	var open atomic.Int64
+	var open, opened atomic.Int64 // open now; opened ever (not decremented when a reader ends)
 	var readers sync.WaitGroup
 	subscribe := cfg.Sub && cfg.Target == "campfire"
 	conns, err := connectAll(ctx, cfg, cfg.Idle, func(ctx context.Context) (*websocket.Conn, error) {
 		return tgt.dial(ctx, subscribe)
 	}, func(c *websocket.Conn) {
 		open.Add(1)
+		opened.Add(1)
 		readers.Go(func() {
 			defer open.Add(-1)
 			for {
@@ -310,6 +311,16 @@ func measureIdle(ctx context.Context, cfg config, tgt target) (*result, error) {
 		readers.Wait()
 	}()
 	if err != nil {
+		// Say what was reached before the failure: a partial figure is
+		// better than none when the target cannot take them all. The
+		// connections opened are all still open (closeAll is deferred),
+		// though their readers may have stopped with ctx.
+		if n := opened.Load(); n > 0 {
+			if rss, rerr := rssKiB(cfg.PID); rerr == nil {
+				progress("stopped after %d of %d connections: target RSS %d → %d KiB, %.1f KiB per connection opened",
+					n, cfg.Idle, before, rss, float64(rss-before)/float64(n))
+			}
+		}
 		return nil, err
 	}
 	sleep(ctx, max(cfg.Settle, 2*time.Second))
