@@ -18,6 +18,8 @@ import (
 	"github.com/campfire-in-go/campfire/internal/backup"
 	"github.com/campfire-in-go/campfire/internal/chat"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
+
+	"github.com/campfire-in-go/campfire/tools/chattext"
 )
 
 // stepNames are the timed steps of a run, in the order they run.
@@ -269,7 +271,7 @@ type sample struct {
 // no backup for quiet, then while a hot zstd backup runs, and compares the
 // latencies of the two windows.
 func writerStall(ctx context.Context, db *sqldb.DB, engine *backup.Engine, rate int, quiet time.Duration, logf func(string, ...any)) (*stall, error) {
-	gen := newTextGen(uint64(time.Now().UnixNano()), nil)
+	gen := chattext.New(uint64(time.Now().UnixNano()), nil, 17, 50)
 	var phase atomic.Int32 // 0 quiet, 1 backup, 2 done
 	var mu sync.Mutex
 	var samples []sample
@@ -287,7 +289,7 @@ func writerStall(ctx context.Context, db *sqldb.DB, engine *backup.Engine, rate 
 				return
 			case <-tick.C:
 			}
-			body := gen.next()
+			body := gen.Next()
 			ph := phase.Load()
 			t0 := time.Now()
 			_, _, err := db.CreateMessage(ctx, 1, chat.Message{RoomID: 1, Body: body, HTML: "<p>" + html.EscapeString(body) + "</p>", Plain: body})

@@ -15,6 +15,8 @@ import (
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/campfire-in-go/campfire/tools/chattext"
 )
 
 // fakeHash stands in for a bcrypt hash: nobody signs in to this database.
@@ -141,7 +143,7 @@ func generate(ctx context.Context, path string, minBytes int64, batch int, logf 
 	for i := range userIDs {
 		members = append(members, fmt.Sprintf("User%02d", i))
 	}
-	gen := newTextGen(uint64(next)+1, members)
+	gen := chattext.New(uint64(next)+1, members, 17, 50)
 	pick := rand.New(rand.NewPCG(uint64(next)+7, 42))
 	base := time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
 	generated := false
@@ -160,7 +162,7 @@ func generate(ctx context.Context, path string, minBytes int64, batch int, logf 
 		}
 		for range batch {
 			next++
-			body := gen.next()
+			body := gen.Next()
 			at := base.Add(time.Duration(next) * 17 * time.Second).Format(timeFormat)
 			if _, err := stmt.ExecContext(ctx, roomIDs[pick.IntN(len(roomIDs))], userIDs[pick.IntN(len(userIDs))],
 				fmt.Sprintf("seed-%d", next), body, "<p>"+html.EscapeString(body)+"</p>", body, at, at); err != nil {

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/campfire-in-go/campfire/tools/chattext"
 )
 
 // config is the command line.
@@ -254,7 +256,7 @@ func runOnce(ctx context.Context, cfg config, r int, dir string) (res runResult,
 		creators[i] = m.ID
 	}
 	start := time.Now()
-	if _, err := seedMessages(ctx, e.path, e.roomID, creators, cfg.Messages, newTextGen(seed+7, e.memberNames())); err != nil {
+	if _, err := seedMessages(ctx, e.path, e.roomID, creators, cfg.Messages, chattext.New(seed+7, e.memberNames(), 10, 21)); err != nil {
 		return res, fmt.Errorf("seed: %w", err)
 	}
 	seedTime := time.Since(start)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/campfire-in-go/campfire/tools/chattext"
 )
 
 // postResult is one measurement of posting throughput.
@@ -57,7 +59,7 @@ func postAPI(ctx context.Context, e *env, conc int, warmup, d time.Duration, see
 	)
 	for i := range conc {
 		m := e.members[1+i%(len(e.members)-1)]
-		gen := newTextGen(seed+uint64(i), names)
+		gen := chattext.New(seed+uint64(i), names, 10, 21)
 		wg.Go(func() {
 			var mine []time.Duration
 			var myErrs int
@@ -65,7 +67,7 @@ func postAPI(ctx context.Context, e *env, conc int, warmup, d time.Duration, see
 			var myLast time.Time
 			for n := 0; ctx.Err() == nil; n++ {
 				body, _ := json.Marshal(map[string]string{
-					"body":      gen.next(),
+					"body":      gen.Next(),
 					"client_id": fmt.Sprintf("load-%d-%d", m.ID, n),
 				})
 				start := time.Now()
@@ -201,12 +203,12 @@ func postBaseline(ctx context.Context, dir string, warmup, d time.Duration, seed
 	if _, err := db.ExecContext(ctx, baselineSchema); err != nil {
 		return postResult{}, fmt.Errorf("baseline schema: %w", err)
 	}
-	gen := newTextGen(seed, []string{"Admin", "Poster 1", "Poster 2"})
+	gen := chattext.New(seed, []string{"Admin", "Poster 1", "Poster 2"}, 10, 21)
 	w := newWindow(warmup, d)
 	var lats []time.Duration
 	var last time.Time
 	for n := 0; ctx.Err() == nil; n++ {
-		body := gen.next()
+		body := gen.Next()
 		start := time.Now()
 		if !start.Before(w.to) {
 			break

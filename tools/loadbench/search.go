@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/campfire-in-go/campfire/tools/chattext"
 )
 
 // queryClass is one kind of search in the mix.
@@ -61,7 +63,7 @@ type searchResult struct {
 // seedMessages tops the messages table of the closed database at path up
 // to total rows, in transactions of 5,000. The FTS triggers index them.
 // It returns how many rows the table holds afterwards.
-func seedMessages(ctx context.Context, path string, roomID int64, creators []int64, total int, gen *textGen) (int, error) {
+func seedMessages(ctx context.Context, path string, roomID int64, creators []int64, total int, gen *chattext.Gen) (int, error) {
 	db, err := openRaw(ctx, path, false)
 	if err != nil {
 		return 0, err
@@ -83,7 +85,7 @@ func seedMessages(ctx context.Context, path string, roomID int64, creators []int
 			return 0, err
 		}
 		for end := min(n+5000, total); n < end; n++ {
-			body := gen.next()
+			body := gen.Next()
 			ts := at.Add(time.Duration(n) * time.Microsecond).Format(timeLayout)
 			if _, err := stmt.ExecContext(ctx, roomID, creators[n%len(creators)], fmt.Sprintf("seed-%d", n),
 				body, htmlOf(body), body, ts, ts); err != nil {

@@ -1,4 +1,8 @@
-package main
+// Package chattext generates chat-like message text for the load and
+// benchmark tools: a fixed vocabulary drawn with a Zipf law, so common words
+// match many messages and rare ones few, and a fixed seed, so two runs write
+// the same messages.
+package chattext
 
 import (
 	"math/rand/v2"
@@ -54,36 +58,40 @@ var rareWords = strings.Fields(`
 	lemur mango nebula octopus parsnip quiver raccoon sequoia tapir
 `)
 
-// textGen writes chat-like messages: 10 to 21 words with a Zipf law over
-// words, a capital and final punctuation, an @mention of another member
-// in about one message in eight, and a rare word in about one in forty.
-type textGen struct {
-	r       *rand.Rand
-	common  *rand.Zipf
-	rare    *rand.Zipf
-	members []string
-	sb      strings.Builder
+// Gen writes chat-like messages of MinWords to MaxWords words, with a
+// capital and final punctuation, an @mention of a member in about one
+// message in eight and a rare word in about one in forty.
+type Gen struct {
+	r        *rand.Rand
+	common   *rand.Zipf
+	rare     *rand.Zipf
+	members  []string
+	minWords int
+	maxWords int
+	sb       strings.Builder
 }
 
-// newTextGen returns a generator with a fixed seed, so two runs with the
-// same seed write the same messages.
-func newTextGen(seed uint64, members []string) *textGen {
+// New returns a generator of messages of minWords to maxWords words that
+// mention members; the same seed writes the same messages.
+func New(seed uint64, members []string, minWords, maxWords int) *Gen {
 	r := rand.New(rand.NewPCG(seed, 0x636d7066697265))
-	return &textGen{
-		r:       r,
-		common:  rand.NewZipf(r, 1.1, 1, uint64(len(words)-1)),
-		rare:    rand.NewZipf(r, 1.1, 1, uint64(len(rareWords)-1)),
-		members: members,
+	return &Gen{
+		r:        r,
+		common:   rand.NewZipf(r, 1.1, 1, uint64(len(words)-1)),
+		rare:     rand.NewZipf(r, 1.1, 1, uint64(len(rareWords)-1)),
+		members:  members,
+		minWords: max(minWords, 1),
+		maxWords: max(maxWords, minWords, 1),
 	}
 }
 
-// next returns one message body, about 100 characters long.
-func (g *textGen) next() string {
+// Next returns one message body.
+func (g *Gen) Next() string {
 	g.sb.Reset()
 	if len(g.members) > 0 && g.r.IntN(8) == 0 {
 		g.sb.WriteString("@" + g.members[g.r.IntN(len(g.members))] + " ")
 	}
-	n := 10 + g.r.IntN(12)
+	n := g.minWords + g.r.IntN(g.maxWords-g.minWords+1)
 	rareAt := -1
 	if g.r.IntN(40) == 0 {
 		rareAt = g.r.IntN(n)
