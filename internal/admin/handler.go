@@ -51,48 +51,38 @@ func (h *handler) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) handleBackup(w http.ResponseWriter, r *http.Request) {
-	var req BackupRequest
-	st, ok := begin(w, r, &req)
-	if !ok {
-		return
-	}
-	var res *backup.Result
-	err := h.host.Use(r.Context(), func(db *sqldb.DB) error {
-		var err error
-		res, err = h.ops.Backup(r.Context(), db, db, req, st.progress)
-		return err
+	serveOp(h, w, r, func(ctx context.Context, db *sqldb.DB, req BackupRequest, st *stream) (*backup.Result, error) {
+		return h.ops.Backup(ctx, db, db, req, st.progress)
 	})
-	st.finish(res, err)
 }
 
 func (h *handler) handleVerify(w http.ResponseWriter, r *http.Request) {
-	var req VerifyRequest
-	st, ok := begin(w, r, &req)
-	if !ok {
-		return
-	}
-	var rep *backup.Report
-	err := h.host.Use(r.Context(), func(db *sqldb.DB) error {
-		var err error
-		rep, err = h.ops.Verify(r.Context(), db, req, st.progress)
-		return err
+	serveOp(h, w, r, func(ctx context.Context, db *sqldb.DB, req VerifyRequest, st *stream) (*backup.Report, error) {
+		return h.ops.Verify(ctx, db, req, st.progress)
 	})
-	st.finish(rep, err)
 }
 
 func (h *handler) handlePrune(w http.ResponseWriter, r *http.Request) {
-	var req PruneRequest
+	serveOp(h, w, r, func(ctx context.Context, db *sqldb.DB, req PruneRequest, _ *stream) (*backup.PrunePlan, error) {
+		return h.ops.Prune(ctx, db, req)
+	})
+}
+
+// serveOp decodes a Req, runs op on the server's database and streams its
+// progress and then its result.
+func serveOp[Req, Res any](h *handler, w http.ResponseWriter, r *http.Request, op func(context.Context, *sqldb.DB, Req, *stream) (Res, error)) {
+	var req Req
 	st, ok := begin(w, r, &req)
 	if !ok {
 		return
 	}
-	var plan *backup.PrunePlan
+	var res Res
 	err := h.host.Use(r.Context(), func(db *sqldb.DB) error {
 		var err error
-		plan, err = h.ops.Prune(r.Context(), db, req)
+		res, err = op(r.Context(), db, req, st)
 		return err
 	})
-	st.finish(plan, err)
+	st.finish(res, err)
 }
 
 // handleRestore verifies and prepares the restore while the server keeps
