@@ -19,22 +19,19 @@ const lastRoomCookie = "last_room"
 // API answers 404 for the same, as for anything a caller cannot see.)
 var errRoomInaccessible = chat.Errorf(chat.EFORBIDDEN, "Room not found or inaccessible.")
 
-// findRoomForPage loads a room the viewer belongs to, for a page.
-func (s *Server) findRoomForPage(ctx context.Context, me *chat.User, id int64) (*chat.Room, error) {
-	room, err := s.DB.FindRoom(ctx, me.ID, id)
-	if chat.ErrorCode(err) == chat.ENOTFOUND {
-		return nil, errRoomInaccessible
-	}
-	return room, err
-}
-
-// roomPathID parses the room id of a page path; a bad one is inaccessible.
-func roomPathID(r *http.Request) (int64, error) {
+// roomForPage loads the viewer and the room of a page path; a bad id, or a
+// room the viewer does not belong to, is inaccessible.
+func (s *Server) roomForPage(r *http.Request) (*chat.User, *chat.Room, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return 0, errRoomInaccessible
+		return nil, nil, errRoomInaccessible
 	}
-	return id, nil
+	me := currentUser(r.Context())
+	room, err := s.DB.FindRoom(r.Context(), me.ID, id)
+	if chat.ErrorCode(err) == chat.ENOTFOUND {
+		return nil, nil, errRoomInaccessible
+	}
+	return me, room, err
 }
 
 // roomPage is the data of the chat room page.
@@ -95,15 +92,11 @@ func roomPath(id int64) string { return "/rooms/" + strconv.FormatInt(id, 10) }
 
 // handleRoomPage shows a room: its last messages and the composer.
 func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := roomPathID(r)
+	me, room, err := s.roomForPage(r)
 	if err != nil {
 		return err
 	}
-	me := currentUser(r.Context())
-	room, err := s.findRoomForPage(r.Context(), me, id)
-	if err != nil {
-		return err
-	}
+	id := room.ID
 	msgs, err := s.DB.FindMessages(r.Context(), me.ID, id, chat.Page{Limit: chat.DefaultPageSize})
 	if err != nil {
 		return err
@@ -119,15 +112,11 @@ func (s *Server) handleRoomSubpage(w http.ResponseWriter, r *http.Request) error
 	if !ok || err != nil || msgID <= 0 {
 		return chat.Errorf(chat.ENOTFOUND, "Page not found.")
 	}
-	id, err := roomPathID(r)
+	me, room, err := s.roomForPage(r)
 	if err != nil {
 		return err
 	}
-	me := currentUser(r.Context())
-	room, err := s.findRoomForPage(r.Context(), me, id)
-	if err != nil {
-		return err
-	}
+	id := room.ID
 	target, err := s.DB.FindMessage(r.Context(), me.ID, msgID)
 	if chat.ErrorCode(err) == chat.ENOTFOUND || (err == nil && target.RoomID != id) {
 		return chat.Errorf(chat.ENOTFOUND, "Message not found; it may have been deleted.")
@@ -196,15 +185,12 @@ func (s *Server) handleSidebarFragment(w http.ResponseWriter, r *http.Request) e
 // handleMessageForm posts a message from the composer when the page's
 // script does not run; the script posts through the API instead.
 func (s *Server) handleMessageForm(w http.ResponseWriter, r *http.Request) error {
-	id, err := roomPathID(r)
+	me, room, err := s.roomForPage(r)
 	if err != nil {
 		return err
 	}
+	id := room.ID
 	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	me := currentUser(r.Context())
-	if _, err := s.findRoomForPage(r.Context(), me, id); err != nil {
 		return err
 	}
 	if _, _, err := s.postMessage(r.Context(), me, id, r.PostFormValue("body"), r.PostFormValue("client_id")); err != nil {
@@ -353,12 +339,7 @@ func (s *Server) roomSettings(ctx context.Context, me *chat.User, room *chat.Roo
 }
 
 func (s *Server) handleRoomSettingsPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := roomPathID(r)
-	if err != nil {
-		return err
-	}
-	me := currentUser(r.Context())
-	room, err := s.findRoomForPage(r.Context(), me, id)
+	me, room, err := s.roomForPage(r)
 	if err != nil {
 		return err
 	}
@@ -375,19 +356,15 @@ func (s *Server) handleRoomSettingsPage(w http.ResponseWriter, r *http.Request) 
 // handleRoomSettingsForm applies one of the settings page's forms, named
 // by its "action" field: update (name, type, members), involvement, delete.
 func (s *Server) handleRoomSettingsForm(w http.ResponseWriter, r *http.Request) error {
-	id, err := roomPathID(r)
+	me, room, err := s.roomForPage(r)
 	if err != nil {
 		return err
 	}
+	id := room.ID
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
 	ctx := r.Context()
-	me := currentUser(ctx)
-	room, err := s.findRoomForPage(ctx, me, id)
-	if err != nil {
-		return err
-	}
 	switch r.PostFormValue("action") {
 	case "update":
 		var upd chat.RoomUpdate
