@@ -35,6 +35,9 @@ var (
 	// ErrNotRestorable: the backup type cannot replace a database (schema
 	// backups hold no data; incrementals need their chain).
 	ErrNotRestorable = &chat.Error{Code: chat.EINVALID, Message: "this backup cannot be restored as a database"}
+	// ErrSegmentMissing: a continuous-backup segment that a restore needs
+	// is missing or damaged; the restore is refused, never silently short.
+	ErrSegmentMissing = &chat.Error{Code: chat.EINVALID, Message: "continuous backup segment missing or damaged"}
 	// ErrTargetInUse: a process has the target database open.
 	ErrTargetInUse = &chat.Error{Code: chat.ECONFLICT, Message: "the database is in use by a running server; stop it or use the server's restore"}
 )

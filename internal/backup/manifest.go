@@ -57,6 +57,11 @@ type Manifest struct {
 	RowCounts      map[string]int64 `json:"row_counts"`
 	SourcePosition SourcePosition   `json:"source_position"`
 
+	// Chain places a full backup taken by the running server in its chain
+	// of continuous-backup segments (nil for other backups): point-in-time
+	// restores start from it.
+	Chain *ChainPosition `json:"chain,omitempty"`
+
 	// Parent is the artifact an incremental backup applies on top of
 	// (empty for every other type).
 	Parent string `json:"parent"`

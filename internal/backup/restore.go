@@ -50,6 +50,10 @@ type RestoreOptions struct {
 	// restore): PrepareRestore then skips its in-use check. Apply always
 	// checks.
 	TargetOpenByCaller bool
+	// Roll, when set, brings the verified backup forward before it is
+	// migrated: a point-in-time restore applies continuous-backup
+	// segments (PITRPlan.Roll). The result is checked again.
+	Roll func(ctx context.Context, path string) error
 }
 
 // Plan is a verified restore waiting to be applied: what --dry-run prints.
@@ -170,6 +174,17 @@ func PrepareRestore(ctx context.Context, artifact, target string, opts RestoreOp
 	}
 	p.SchemaFrom = rep.SchemaVersion
 	p.RowCounts = rep.RowCounts
+	if opts.Roll != nil {
+		if err := opts.Roll(ctx, tmp); err != nil {
+			return nil, err
+		}
+		if err := quickCheck(ctx, tmp); err != nil {
+			return nil, fail(ErrVerifyFailed, "backup %s rolled forward: %w", filepath.Base(artifact), err)
+		}
+		if p.RowCounts, err = countRowsOf(ctx, tmp); err != nil {
+			return nil, err
+		}
+	}
 	if p.SchemaFrom > p.SchemaTo {
 		return nil, fail(ErrNewerSchema, "backup %s has schema version %d, newer than this binary supports (%d): upgrade campfire before restoring it", filepath.Base(artifact), p.SchemaFrom, p.SchemaTo)
 	}

@@ -309,6 +309,9 @@ func (e *Engine) backup(ctx context.Context, req Request, lock bool) (res *Resul
 		m.RowCounts = info.RowCounts
 		m.SourcePosition = SourcePosition{MaxMessageID: info.Position.MaxMessageID, SnapshotAt: info.Position.SnapshotAt}
 		m.SnapshotMethod = string(info.Method)
+		if cs, ok := e.Source.(*chainSource); ok {
+			m.Chain = cs.position()
+		}
 	}
 	snapTook := time.Since(snapStart)
 	m.CreatedAt = m.SourcePosition.SnapshotAt

@@ -87,15 +87,8 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 // writer's usual busy timeout a TRUNCATE checkpoint would wait for a long
 // reader (a backup snapshot, say) and stall every write behind it.
 func (db *DB) truncateNoWait(ctx context.Context) error {
-	conn, err := db.writer.Conn(ctx)
-	if err != nil {
+	return db.WithWriter(ctx, func(ctx context.Context, w *Writer) error {
+		_, err := w.Checkpoint(ctx, CheckpointTruncate, true)
 		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", DefaultBusyTimeout.Milliseconds()))
-	var busy, logPages, done int
-	return conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+	})
 }

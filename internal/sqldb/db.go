@@ -45,6 +45,10 @@ type DB struct {
 	AutoCheckpoint     bool
 	CheckpointInterval time.Duration
 	CheckpointPages    int
+	// OnCommit, when set before Open, is called after every write
+	// transaction of this DB commits: the continuous backup ships WAL
+	// frames when commits happen instead of polling.
+	OnCommit func()
 
 	writer *sql.DB
 	reader *sql.DB
@@ -236,6 +240,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return translate(fmt.Errorf("commit: %w", err))
+	}
+	if db.OnCommit != nil {
+		db.OnCommit()
 	}
 	return nil
 }

@@ -86,7 +86,33 @@ func (db *DB) SnapshotUsing(ctx context.Context, path string, method SnapshotMet
 	if db.reader == nil {
 		return SnapshotInfo{}, errors.New("snapshot: database is not open")
 	}
-	return snapshot(ctx, db.reader, db.Path, path, method)
+	return snapshot(ctx, db.reader, db.Path, path, method, nil)
+}
+
+// PinFunc runs while a snapshot's read transaction has started and the
+// writer is held (see SnapshotPinned).
+type PinFunc func(ctx context.Context, w *Writer) error
+
+// SnapshotPinned is SnapshotTo for a backup that continuous backup
+// extends: it holds the writer connection while the snapshot's read
+// transaction starts and pin runs, so pin sees the WAL exactly as the
+// snapshot does (nothing committed in between) and can record that
+// position. The writer waits only for pin, never for the copy.
+func (db *DB) SnapshotPinned(ctx context.Context, path string, pin PinFunc) (SnapshotInfo, error) {
+	if db.reader == nil {
+		return SnapshotInfo{}, errors.New("snapshot: database is not open")
+	}
+	return snapshot(ctx, db.reader, db.Path, path, SnapshotBackupAPI, func(ctx context.Context, conn *sql.Conn) error {
+		return db.WithWriter(ctx, func(ctx context.Context, w *Writer) error {
+			// Reading the schema starts the read transaction (BEGIN alone
+			// is deferred).
+			var n int
+			if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema`).Scan(&n); err != nil {
+				return fmt.Errorf("snapshot: start read transaction: %w", err)
+			}
+			return pin(ctx, w)
+		})
+	})
 }
 
 // SnapshotFile writes a consistent copy of the SQLite database file src to
@@ -100,7 +126,7 @@ func SnapshotFile(ctx context.Context, src, dst string) (SnapshotInfo, error) {
 		return SnapshotInfo{}, err
 	}
 	defer pool.Close()
-	return snapshot(ctx, pool, src, dst, SnapshotBackupAPI)
+	return snapshot(ctx, pool, src, dst, SnapshotBackupAPI, nil)
 }
 
 // openReadOnly opens a read-only pool of one connection on an existing
@@ -127,11 +153,11 @@ func openReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 
 // snapshot copies the database behind pool (a pool whose connections may
 // be read-only) to dst.
-func snapshot(ctx context.Context, pool *sql.DB, srcPath, dst string, method SnapshotMethod) (info SnapshotInfo, err error) {
+func snapshot(ctx context.Context, pool *sql.DB, srcPath, dst string, method SnapshotMethod, start func(ctx context.Context, conn *sql.Conn) error) (info SnapshotInfo, err error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return info, fmt.Errorf("snapshot: %s already exists", dst)
 	}
-	start := time.Now()
+	began := time.Now()
 	defer func() {
 		if err != nil {
 			removeDBFiles(dst)
@@ -139,7 +165,7 @@ func snapshot(ctx context.Context, pool *sql.DB, srcPath, dst string, method Sna
 	}()
 	switch method {
 	case SnapshotBackupAPI:
-		info, err = snapshotBackupAPI(ctx, pool, dst)
+		info, err = snapshotBackupAPI(ctx, pool, dst, start)
 	case SnapshotVacuumInto:
 		info, err = snapshotVacuumInto(ctx, srcPath, dst)
 	default:
@@ -149,7 +175,7 @@ func snapshot(ctx context.Context, pool *sql.DB, srcPath, dst string, method Sna
 		return info, err
 	}
 	info.Method = method
-	info.Duration = time.Since(start)
+	info.Duration = time.Since(began)
 	fi, err := os.Stat(dst)
 	if err != nil {
 		return info, fmt.Errorf("snapshot: %w", err)
@@ -167,7 +193,9 @@ type backuper interface {
 	NewBackup(dstURI string) (*sqlite.Backup, error)
 }
 
-func snapshotBackupAPI(ctx context.Context, pool *sql.DB, dst string) (info SnapshotInfo, err error) {
+// start, when set, runs right after BEGIN and must start the read
+// transaction itself.
+func snapshotBackupAPI(ctx context.Context, pool *sql.DB, dst string, start func(ctx context.Context, conn *sql.Conn) error) (info SnapshotInfo, err error) {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return info, fmt.Errorf("snapshot: %w", err)
@@ -190,6 +218,11 @@ func snapshotBackupAPI(ctx context.Context, pool *sql.DB, dst string) (info Snap
 		}
 	}()
 	info.Position.SnapshotAt = time.Now().UTC()
+	if start != nil {
+		if err := start(ctx, conn); err != nil {
+			return info, err
+		}
+	}
 	if err := describe(ctx, conn, &info); err != nil {
 		return info, err
 	}

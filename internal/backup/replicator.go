@@ -1,0 +1,540 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/campfire-in-go/campfire/internal/sqldb"
+)
+
+// Defaults of the Replicator.
+const (
+	// DefaultShipDelay batches the commits of a few milliseconds into one
+	// segment: at 1,000 commits/s a segment every 50 ms, when idle none.
+	DefaultShipDelay = 50 * time.Millisecond
+	// DefaultReplicaCheckpointPages: the WAL is copied back into the
+	// database (after being shipped) once it holds this many frames.
+	DefaultReplicaCheckpointPages = 1000
+	// maxSegmentBytes cuts a huge transaction's WAL into several reads.
+	maxSegmentBytes = 32 << 20
+	// tipEvery bounds how often the chain's tip record is rewritten.
+	tipEvery = 10 * time.Second
+)
+
+// errContinuity: the WAL no longer continues the shipped position
+// (another process checkpointed and restarted it, or replaced the file).
+var errContinuity = errors.New("continuity lost")
+
+// Replicator is continuous backup inside the server: it ships every
+// committed WAL frame of DB into segments in the backup directory, and only
+// then checkpoints. The server owns every connection and turns SQLite's
+// autocheckpoint off (sqldb.DB.AutoCheckpoint = false), so the WAL is never
+// copied back and restarted behind the Replicator's back.
+//
+// Shipping is driven by commits (sqldb.DB.OnCommit → Notify): ShipDelay
+// after the first unshipped commit, everything committed is read from the
+// WAL, deduplicated by page and written as one segment. Nothing happens
+// while nobody writes, but for a stat of the WAL once a second that
+// catches writes of other processes.
+type Replicator struct {
+	DB *sqldb.DB
+	// Engine takes the full backups that chains start from; its Dir is
+	// where segments go (under wal/).
+	Engine *Engine
+	// Recipients encrypt segments and base backups (see
+	// Request.Recipients); empty means not encrypted.
+	Recipients []string
+	Logger     *slog.Logger
+	ShipDelay  time.Duration
+	// CheckpointPages is the WAL size in frames that triggers a
+	// checkpoint; zero means DefaultReplicaCheckpointPages.
+	CheckpointPages int64
+	Now             func() time.Time
+
+	store ObjectStore
+	codec *segmentCodec
+
+	// shipMu serializes shipping and guards the position. Lock order:
+	// the DB writer (WithWriter) first, then shipMu.
+	shipMu         sync.Mutex
+	chain          string
+	seq            uint64
+	pos            walPos
+	pageSize       uint32
+	dbPages        uint32
+	sums           *pageSums // nil until the chain's first base is read
+	since          time.Time // At of the last segment
+	restartPending bool      // we checkpointed everything: the WAL may restart
+	restartFrom    uint32    // salt1 of the WAL we checkpointed
+	anyWAL         bool      // no WAL at the chain's start: the first one continues it
+	lastTip        time.Time
+	checksum       string
+
+	notify       chan struct{}
+	pendingSince atomic.Int64 // unix ns of the oldest unshipped commit, 0 if none
+	commits      atomic.Int64
+
+	statsMu sync.Mutex
+	stats   ReplicationStats
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// ReplicationStats is what the Replicator reports (health, metrics).
+type ReplicationStats struct {
+	Chain        string    `json:"chain"`
+	Seq          uint64    `json:"seq"`
+	LastShipAt   time.Time `json:"last_ship_at"`
+	Segments     int64     `json:"segments"`
+	Bytes        int64     `json:"bytes"`
+	Checkpoints  int64     `json:"checkpoints"`
+	Errors       int64     `json:"errors"`
+	LastError    string    `json:"last_error,omitempty"`
+	LastErrorAt  time.Time `json:"last_error_at"`
+	MaxLag       time.Duration
+	MaxStall     time.Duration
+	LastCheckDur time.Duration
+}
+
+func (r *Replicator) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Replicator) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// Notify tells the Replicator that a transaction committed. It never
+// blocks: it is sqldb.DB.OnCommit.
+func (r *Replicator) Notify() {
+	r.commits.Add(1)
+	r.pendingSince.CompareAndSwap(0, time.Now().UnixNano())
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Start starts a chain with a full backup of the database (the base) and
+// ships from then on, until Close. It fails when the base cannot be taken.
+func (r *Replicator) Start(ctx context.Context) error {
+	if r.DB == nil || r.Engine == nil {
+		return errors.New("continuous backup: no database or engine")
+	}
+	if r.ShipDelay <= 0 {
+		r.ShipDelay = DefaultShipDelay
+	}
+	if r.CheckpointPages <= 0 {
+		r.CheckpointPages = DefaultReplicaCheckpointPages
+	}
+	r.store = DirStore(r.Engine.Dir)
+	recipients, err := ParseRecipients(r.Recipients...)
+	if err != nil {
+		return err
+	}
+	codec, err := newSegmentCodec(recipients, r.Engine.Identities)
+	if err != nil {
+		return err
+	}
+	r.codec = codec
+	r.notify = make(chan struct{}, 1)
+	if _, err := r.newChain(ctx); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel, r.done = cancel, make(chan struct{})
+	go r.loop(loopCtx)
+	return nil
+}
+
+// Close ships the last commits, checkpoints, records the chain's tip and
+// stops. Call it before closing the DB, after the last write.
+func (r *Replicator) Close(ctx context.Context) error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.cancel()
+	<-r.done
+	r.cancel = nil
+	err := r.checkpoint(ctx)
+	r.shipMu.Lock()
+	defer r.shipMu.Unlock()
+	if terr := r.writeTip(ctx, true); err == nil {
+		err = terr
+	}
+	return err
+}
+
+// Sync ships everything committed so far and returns the chain and the
+// number of the last segment: `backup incremental` with the server running.
+func (r *Replicator) Sync(ctx context.Context) (ChainPosition, error) {
+	var pos ChainPosition
+	err := r.DB.WithWriter(ctx, func(ctx context.Context, _ *sqldb.Writer) error {
+		r.shipMu.Lock()
+		defer r.shipMu.Unlock()
+		if err := r.ship(ctx); err != nil {
+			return err
+		}
+		pos = ChainPosition{Chain: r.chain, Seq: r.seq, Checksum: r.checksum, PageSize: r.pageSize}
+		return r.writeTip(ctx, false)
+	})
+	return pos, err
+}
+
+// Stats returns a copy of the counters.
+func (r *Replicator) Stats() ReplicationStats {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
+}
+
+// Lag is the age of the oldest commit not shipped yet: the data a crash of
+// the machine would lose now (0 when everything is shipped).
+func (r *Replicator) Lag() time.Duration {
+	ns := r.pendingSince.Load()
+	if ns == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, ns))
+}
+
+func (r *Replicator) loop(ctx context.Context) {
+	defer close(r.done)
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	var walSize int64
+	var walMod time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.notify:
+			// Let the commits of the next few milliseconds join.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.ShipDelay):
+			}
+		case <-poll.C:
+			fi, err := os.Stat(r.DB.Path + "-wal")
+			if err != nil || (fi.Size() == walSize && fi.ModTime().Equal(walMod)) {
+				continue
+			}
+			walSize, walMod = fi.Size(), fi.ModTime()
+		}
+		r.step(ctx)
+	}
+}
+
+// step ships, checkpoints when the WAL is large, and starts a new chain
+// when continuity was lost.
+func (r *Replicator) step(ctx context.Context) {
+	r.shipMu.Lock()
+	err := r.ship(ctx)
+	frames := r.pos.Frames
+	if err == nil && r.now().Sub(r.lastTip) >= tipEvery {
+		err = r.writeTip(ctx, false)
+	}
+	r.shipMu.Unlock()
+	if err == nil && frames >= r.CheckpointPages {
+		err = r.checkpoint(ctx)
+	}
+	if errors.Is(err, errContinuity) {
+		r.logger().Warn("continuous backup: the WAL no longer continues the shipped position; starting a new chain with a full backup", "cause", err)
+		if _, err = r.newChain(ctx); err == nil {
+			return
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		r.fail(err)
+	}
+}
+
+func (r *Replicator) fail(err error) {
+	r.logger().Error("continuous backup failed; retrying at the next commit", "err", err)
+	r.statsMu.Lock()
+	r.stats.Errors++
+	r.stats.LastError, r.stats.LastErrorAt = err.Error(), r.now()
+	r.statsMu.Unlock()
+}
+
+// checkpoint ships the last frames and copies the WAL back into the
+// database with the writer held, so that no commit lands between the two;
+// then, when every frame was copied and no reader needs the WAL, it
+// truncates the WAL. Writers wait for the shipping of what the loop had
+// not shipped yet and for the checkpoint itself.
+func (r *Replicator) checkpoint(ctx context.Context) error {
+	start := time.Now()
+	err := r.DB.WithWriter(ctx, func(ctx context.Context, w *sqldb.Writer) error {
+		r.shipMu.Lock()
+		defer r.shipMu.Unlock()
+		if err := r.ship(ctx); err != nil {
+			return err
+		}
+		if r.sums == nil {
+			return nil // nothing may be checkpointed before it is shipped
+		}
+		res, err := w.Checkpoint(ctx, sqldb.CheckpointPassive, false)
+		if err != nil {
+			return err
+		}
+		if res.Busy || res.Checkpointed < res.LogPages {
+			return nil // a reader still needs older frames; next time
+		}
+		// Everything shipped is in the database file: the WAL may now be
+		// restarted by the next write, which continuity allows.
+		r.restartPending, r.restartFrom = true, r.pos.Salt1
+		if _, err := w.Checkpoint(ctx, sqldb.CheckpointTruncate, true); err != nil {
+			return err
+		}
+		return nil
+	})
+	stall := time.Since(start)
+	r.statsMu.Lock()
+	r.stats.Checkpoints++
+	r.stats.MaxStall = max(r.stats.MaxStall, stall)
+	r.statsMu.Unlock()
+	return err
+}
+
+// ship reads what was committed past the position and writes it as
+// segments. shipMu is held.
+func (r *Replicator) ship(ctx context.Context) error {
+	if r.sums == nil {
+		return nil // a fresh chain waits for its base
+	}
+	startCommits := r.commits.Load()
+	startTime := time.Now()
+	f, err := openWAL(r.DB.Path)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		return r.noWAL()
+	}
+	defer f.Close()
+	h, ok, err := readWALHeader(f)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return r.noWAL()
+	}
+	if h.Salt1 != r.pos.Salt1 || h.Salt2 != r.pos.Salt2 {
+		// A new WAL. It continues ours only right after we checkpointed
+		// all of the old one. SQLite adds one to salt1 when it restarts
+		// the WAL; after our TRUNCATE the new header carries +2 (measured
+		// with SQLite 3.51: the truncation and the next writer each
+		// restart it). Anything else means someone else checkpointed.
+		d := h.Salt1 - r.restartFrom
+		if !r.anyWAL && (!r.restartPending || (d != 1 && d != 2)) || h.PageSize != r.pageSize {
+			return fmt.Errorf("%w: the WAL was restarted by another process (salt %08x after %08x)", errContinuity, h.Salt1, r.restartFrom)
+		}
+		r.pos, r.anyWAL = h.start(), false
+	}
+	for {
+		b, err := readWAL(f, h, r.pos, maxSegmentBytes)
+		if err != nil {
+			return err
+		}
+		if b.Commits == 0 {
+			break
+		}
+		r.restartPending = false
+		if err := r.writeSegment(ctx, b); err != nil {
+			return err
+		}
+	}
+	if r.commits.Load() == startCommits {
+		r.pendingSince.Store(0)
+	} else {
+		r.pendingSince.Store(startTime.UnixNano())
+	}
+	return nil
+}
+
+// noWAL handles a missing or empty WAL: fine after our own truncation or
+// when nothing was ever written to it.
+func (r *Replicator) noWAL() error {
+	if r.pos.Frames == 0 || r.restartPending || r.anyWAL {
+		r.pendingSince.Store(0)
+		return nil
+	}
+	return fmt.Errorf("%w: the WAL was truncated by another process", errContinuity)
+}
+
+// writeSegment stores one batch as the next segment.
+func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
+	at := r.now()
+	if !at.After(r.since) {
+		at = r.since.Add(time.Millisecond)
+	}
+	sums := r.sums.clone()
+	sums.apply(b.Pages, b.MinPages, b.DBPages, int(r.pageSize))
+	s := &segment{SegmentHeader: SegmentHeader{
+		Chain: r.chain, Level: 0, First: r.seq + 1, Last: r.seq + 1,
+		PageSize: r.pageSize, MinPages: b.MinPages, DBPages: b.DBPages, Commits: b.Commits,
+		Since: r.since, At: at, Checksum: formatSum(sums.total),
+	}, pages: b.Pages}
+	stored, err := r.codec.seal(encodeSegment(s))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(stored)
+	if err := r.store.Put(ctx, SegmentKey(s.SegmentHeader, r.codec.encryption()), bytes.NewReader(stored), int64(len(stored)), hex.EncodeToString(sum[:])); err != nil {
+		return fmt.Errorf("write segment %d: %w", s.First, err)
+	}
+	r.seq, r.pos, r.sums, r.since, r.dbPages, r.checksum = s.Last, b.End, sums, at, b.DBPages, s.Checksum
+	lag := time.Duration(0)
+	if ns := r.pendingSince.Load(); ns != 0 {
+		lag = time.Since(time.Unix(0, ns))
+	}
+	r.statsMu.Lock()
+	r.stats.Chain, r.stats.Seq, r.stats.LastShipAt = r.chain, r.seq, at
+	r.stats.Segments++
+	r.stats.Bytes += int64(len(stored))
+	r.stats.MaxLag = max(r.stats.MaxLag, lag)
+	r.statsMu.Unlock()
+	return nil
+}
+
+// writeTip records the chain's last segment. shipMu is held.
+func (r *Replicator) writeTip(ctx context.Context, closed bool) error {
+	if r.chain == "" {
+		return nil
+	}
+	r.lastTip = r.now()
+	return putJSON(ctx, r.store, tipKey(r.chain), chainTip{Chain: r.chain, Last: r.seq, At: r.since, Checksum: r.checksum, Closed: closed})
+}
+
+// Backup takes a full or hot backup through the replicator, so that it
+// becomes a starting point of the current chain; other types go to the
+// engine as usual.
+func (r *Replicator) Backup(ctx context.Context, req Request) (*Result, error) {
+	if req.Type != TypeFull && req.Type != TypeHot {
+		return r.Engine.Backup(ctx, req)
+	}
+	eng := *r.Engine
+	eng.Source = &chainSource{r: r}
+	return eng.Backup(ctx, req)
+}
+
+// newChain starts a chain: it reads the WAL's current end as the start
+// position and takes the base backup from exactly there.
+func (r *Replicator) newChain(ctx context.Context) (*Result, error) {
+	r.shipMu.Lock()
+	if r.chain != "" {
+		_ = r.writeTip(ctx, true)
+	}
+	r.sums = nil // ship nothing until the base is read
+	r.shipMu.Unlock()
+	eng := *r.Engine
+	cs := &chainSource{r: r, fresh: true}
+	eng.Source = cs
+	res, err := eng.Backup(ctx, Request{Type: TypeFull, Recipients: r.Recipients})
+	if err != nil {
+		return nil, fmt.Errorf("continuous backup: base backup: %w", err)
+	}
+	r.logger().Info("continuous backup: new chain", "chain", cs.pos.Chain, "base", res.Manifest.File)
+	return res, nil
+}
+
+// chainSource is the Source of a full backup that is a starting point of
+// a chain: the snapshot's read transaction starts with the writer held, the
+// WAL is shipped (or, for a fresh chain, read) up to that moment, and the
+// position is recorded in the manifest.
+type chainSource struct {
+	r     *Replicator
+	fresh bool
+	pos   ChainPosition
+}
+
+func (c *chainSource) position() *ChainPosition { p := c.pos; return &p }
+
+func (c *chainSource) SchemaSnapshotTo(ctx context.Context, path string) (sqldb.SchemaSnapshot, error) {
+	return c.r.DB.SchemaSnapshotTo(ctx, path)
+}
+
+func (c *chainSource) SnapshotTo(ctx context.Context, path string) (sqldb.SnapshotInfo, error) {
+	r := c.r
+	info, err := r.DB.SnapshotPinned(ctx, path, func(ctx context.Context, _ *sqldb.Writer) error {
+		r.shipMu.Lock()
+		defer r.shipMu.Unlock()
+		if !c.fresh {
+			if err := r.ship(ctx); err != nil {
+				return err
+			}
+			c.pos = ChainPosition{Chain: r.chain, Seq: r.seq, Checksum: r.checksum, PageSize: r.pageSize}
+			return nil
+		}
+		return r.startFresh(ctx)
+	})
+	if err != nil {
+		return info, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return info, err
+	}
+	defer f.Close()
+	sums, err := sumsOf(f, int(info.PageSize))
+	if err != nil {
+		return info, err
+	}
+	if !c.fresh {
+		if got := formatSum(sums.total); got != c.pos.Checksum {
+			return info, fmt.Errorf("continuous backup: the snapshot's checksum %s differs from the shipped state's %s", got, c.pos.Checksum)
+		}
+		return info, nil
+	}
+	r.shipMu.Lock()
+	defer r.shipMu.Unlock()
+	r.sums, r.checksum = sums, formatSum(sums.total)
+	r.pageSize = uint32(info.PageSize)
+	c.pos = ChainPosition{Chain: r.chain, Seq: 0, Checksum: r.checksum, PageSize: r.pageSize}
+	return info, nil
+}
+
+// startFresh makes the WAL's current end the start of a new chain.
+// shipMu and the writer are held; the snapshot sees exactly this WAL.
+func (r *Replicator) startFresh(ctx context.Context) error {
+	id := chainID(r.now())
+	if id <= r.chain {
+		id = chainID(r.now().Add(time.Millisecond))
+	}
+	r.chain, r.seq, r.since = id, 0, r.now()
+	r.pos, r.restartPending, r.anyWAL = walPos{}, false, true
+	f, err := openWAL(r.DB.Path)
+	if err != nil || f == nil {
+		return err
+	}
+	defer f.Close()
+	h, ok, err := readWALHeader(f)
+	if err != nil || !ok {
+		return err
+	}
+	r.pageSize = h.PageSize
+	b, err := readWAL(f, h, h.start(), 1<<62)
+	if err != nil {
+		return err
+	}
+	r.pos, r.anyWAL = b.End, false
+	r.pendingSince.Store(0)
+	return nil
+}

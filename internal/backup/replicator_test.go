@@ -1,0 +1,162 @@
+package backup_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/campfire-in-go/campfire/internal/backup"
+	"github.com/campfire-in-go/campfire/internal/chat"
+	"github.com/campfire-in-go/campfire/internal/sqldb"
+	"github.com/campfire-in-go/campfire/internal/sqldb/sqldbtest"
+)
+
+// replicated is a live database with continuous backup into dir.
+type replicated struct {
+	db   *sqldb.DB
+	rep  *backup.Replicator
+	dir  string
+	user *chat.User
+	room *chat.Room
+}
+
+func newReplicated(tb testing.TB, checkpointPages int64) *replicated {
+	tb.Helper()
+	root := tb.TempDir()
+	r := &replicated{dir: filepath.Join(root, "backups")}
+	r.rep = &backup.Replicator{CheckpointPages: checkpointPages, ShipDelay: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil))}
+	r.db = sqldbtest.MustOpenFile(tb, filepath.Join(root, "data", "campfire.db"), func(db *sqldb.DB) {
+		db.AutoCheckpoint = false
+		db.OnCommit = r.rep.Notify
+	})
+	r.user, r.room = sqldbtest.MustFirstRun(tb, r.db)
+	r.rep.DB = r.db
+	r.rep.Engine = &backup.Engine{Dir: r.dir, Host: "test", AppVersion: "test"}
+	if err := r.rep.Start(ctx); err != nil {
+		tb.Fatalf("start replicator: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := r.rep.Close(ctx); err != nil {
+			tb.Errorf("close replicator: %v", err)
+		}
+	})
+	return r
+}
+
+func (r *replicated) post(tb testing.TB, body string) *chat.Message {
+	tb.Helper()
+	return sqldbtest.MustPost(tb, r.db, r.user.ID, r.room.ID, body)
+}
+
+// restoreTo restores the chain to target (zero: latest) into a new file
+// and returns its path.
+func (r *replicated) restoreTo(tb testing.TB, target time.Time) (string, *backup.PITRPlan, error) {
+	tb.Helper()
+	entries, err := backup.List(r.dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st := backup.DirStore(r.dir)
+	plan, err := backup.PlanPointInTime(ctx, st, entries, target)
+	if err != nil {
+		return "", nil, err
+	}
+	out := filepath.Join(tb.TempDir(), "restored.db")
+	p, err := backup.PrepareRestore(ctx, plan.Base.Path, out, backup.RestoreOptions{
+		BackupDir: tb.TempDir(),
+		Roll: func(_ context.Context, path string) error {
+			return plan.Roll(ctx, st, nil, path, nil)
+		},
+	})
+	if err != nil {
+		return "", plan, err
+	}
+	if _, err := p.Apply(ctx); err != nil {
+		tb.Fatalf("apply: %v", err)
+	}
+	return out, plan, nil
+}
+
+// bodies returns every message body of the database file at path, in id
+// order.
+func bodies(tb testing.TB, path string) []string {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT body FROM messages ORDER BY id`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestReplicator_RestoreLatestEqualsSource(t *testing.T) {
+	r := newReplicated(t, 40) // small: many checkpoints and WAL restarts
+	var want []string
+	for i := range 400 {
+		m := r.post(t, fmt.Sprintf("message %d %s", i, strings.Repeat("x", i%300)))
+		want = append(want, m.Body)
+		if i%50 == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if _, err := r.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := r.rep.Stats()
+	if st.Segments < 2 || st.Checkpoints < 2 {
+		t.Fatalf("stats %+v: want several segments and checkpoints", st)
+	}
+	if st.Errors != 0 {
+		t.Fatalf("replication errors: %+v", st)
+	}
+	out, plan, err := r.restoreTo(t, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats %+v; plan: base seq %d, %d segments to seq %d", st, plan.Base.Manifest.Chain.Seq, len(plan.Segments), plan.Seq)
+	if len(plan.Segments) == 0 {
+		t.Fatal("plan used no segments")
+	}
+	got := bodies(t, out)
+	if len(got) != len(want) || got[len(got)-1] != want[len(want)-1] {
+		t.Fatalf("restored %d messages (last %q), want %d (last %q)", len(got), last(got), len(want), want[len(want)-1])
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
+
+// testWriter sends log lines to the test's log.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
