@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -62,10 +61,19 @@ snapshot is one read transaction.`),
 		newBackupTypeCommand(e, backup.TypeSchema, "Back up the database structure only",
 			`A schema backup: the tables, indexes and migration records without any
 rows, as a SQLite database plus its SQL text (<name>.sql) beside it.`),
-		newBackupTypeCommand(e, backup.TypeIncremental, "Back up the changes since the last full backup (not available yet)",
-			`Incremental backups ship the database's write-ahead log continuously and
-make point-in-time restores possible. They arrive with continuous backup and
-are not available in this version: take full or hot backups instead.`),
+		newBackupTypeCommand(e, backup.TypeIncremental, "Back up the changes since the last backup (continuous backup)",
+			`An incremental backup: everything committed since the last segment of
+continuous backup, written now as the next segment of the chain that starts
+at a full backup (under <backup dir>/wal/).
+
+While campfire serve runs (with CAMPFIRE_BACKUP_CONTINUOUS on, the
+default) it ships every commit within CAMPFIRE_BACKUP_SHIP_DELAY (50ms)
+anyway; this command makes it ship now and says up to where. With no server
+running, the command rebuilds the chain's last state from the backups,
+compares it page by page with the database file and writes what differs as
+the next segment (nothing when nothing changed).
+
+Restore any moment of the chain with campfire restore --to-time.`),
 		newBackupListCommand(e),
 		newBackupVerifyCommand(e),
 		newBackupPruneCommand(e),
@@ -154,9 +162,6 @@ func compressArgs(cmd *cobra.Command, args []string) error {
 }
 
 func runBackup(cmd *cobra.Command, e *env, typ backup.Type, f backupFlags) error {
-	if typ == backup.TypeIncremental {
-		return errors.New(backup.ErrIncrementalUnavailable.Message)
-	}
 	if f.remote {
 		return notAvailable("remote storage (--remote)")
 	}
@@ -223,6 +228,10 @@ func runBackup(cmd *cobra.Command, e *env, typ backup.Type, f backupFlags) error
 
 func printBackup(w io.Writer, o *owner, res *backup.Result) {
 	m := res.Manifest
+	if m.Type == backup.TypeIncremental {
+		printIncremental(w, o, res)
+		return
+	}
 	fmt.Fprintf(w, "Backed up %s to %s\n", o.dbPath, res.Path)
 	enc := ""
 	if m.Encryption != backup.EncryptionNone {
@@ -252,6 +261,24 @@ func printBackup(w io.Writer, o *owner, res *backup.Result) {
 	default:
 		fmt.Fprintf(w, "  not verified: run campfire backup verify %s\n", res.Path)
 	}
+	if n := o.serverNote(); n != "" {
+		fmt.Fprintf(w, "  taken %s\n", n)
+	}
+}
+
+func printIncremental(w io.Writer, o *owner, res *backup.Result) {
+	m := res.Manifest
+	if m.Chain == nil {
+		return
+	}
+	if m.File == "" {
+		fmt.Fprintf(w, "Nothing changed in %s since position %d of chain %s (%s): no segment written\n",
+			o.dbPath, m.Chain.Seq, m.Chain.Chain, m.CreatedAt.Local().Format(time.DateTime))
+	} else {
+		fmt.Fprintf(w, "Backed up %s incrementally: chain %s is at position %d, %s\n",
+			o.dbPath, m.Chain.Chain, m.Chain.Seq, m.CreatedAt.Local().Format("2006-01-02 15:04:05.000"))
+	}
+	fmt.Fprintf(w, "  segments: %s\n  extends full backup: %s\n  database checksum at that position: %s\n", res.Path, m.Parent, m.Chain.Checksum)
 	if n := o.serverNote(); n != "" {
 		fmt.Fprintf(w, "  taken %s\n", n)
 	}

@@ -341,7 +341,7 @@ func TestBackupCommands(t *testing.T) {
 
 	t.Run("NotAvailable", func(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
-		c.run("backup", "incremental", "--compress").want(t, 1, "incremental backups are not available")
+		c.run("backup", "incremental").want(t, 1, "no continuous backup chain")
 		c.run("backup", "full", "--remote").want(t, 1, "remote storage", "not available in this version")
 		c.run("backup", "monitor").want(t, 1, "not available in this version")
 		c.run("backup", "list", "--remote").want(t, 1, "not available")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/pflag"
@@ -82,6 +83,10 @@ type Config struct {
 
 	// AlertWebhookURL is a Slack-compatible incoming webhook; a secret.
 	AlertWebhookURL string
+
+	// Continuous backup (config_continuous.go).
+	BackupContinuous bool
+	BackupShipDelay  time.Duration
 
 	LogLevel  string // debug, info, warn or error
 	LogFormat string // auto, text or json
@@ -218,6 +223,10 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 				hook.name())
 		}
 		c.AlertWebhookURL = hook.value
+	}
+
+	if err := loadContinuousConfig(get, &c); err != nil {
+		return Config{}, err
 	}
 
 	level := get("CAMPFIRE_LOG_LEVEL", flagLogLevel, defaultLogLevel)
@@ -499,6 +508,8 @@ func (c Config) logAttrs() []slog.Attr {
 		slog.String("backup_age_identity_file", c.BackupAgeIdentityFile),
 		slog.Bool("backup_pgp_passphrase_set", c.BackupPGPPassphrase != ""),
 		slog.String("alert_webhook_host", webhookHost(c.AlertWebhookURL)),
+		slog.Bool("backup_continuous", c.BackupContinuous),
+		slog.Duration("backup_ship_delay", c.BackupShipDelay),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 	}

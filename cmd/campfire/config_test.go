@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -49,6 +51,8 @@ func defaultConfig() Config {
 		BackupRetentionWeeks:  12,
 		BackupRetentionMonths: 12,
 		BackupRetentionYears:  7,
+		BackupContinuous:      true,
+		BackupShipDelay:       50 * time.Millisecond,
 		LogLevel:              "info",
 		LogFormat:             "auto",
 	}
@@ -102,6 +106,8 @@ func TestLoadConfigEnv(t *testing.T) {
 		BackupAgeIdentityFile: "/etc/campfire/backup-key.txt",
 		BackupPGPPassphrase:   " pass phrase ",
 		AlertWebhookURL:       "https://hooks.example.com/x",
+		BackupContinuous:      true,
+		BackupShipDelay:       50 * time.Millisecond,
 		LogLevel:              "debug",
 		LogFormat:             "json",
 	}

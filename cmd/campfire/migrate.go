@@ -46,7 +46,7 @@ the migrations at start) it refuses; stop the server first.`,
 				defer lock.Unlock()
 			}
 			// Opening applies pending migrations; status then reports them all.
-			db, err := openDatabase(cmd.Context(), cfg, logger)
+			db, err := openDatabase(cmd.Context(), cfg, logger, nil)
 			if err != nil {
 				return err
 			}

@@ -69,15 +69,30 @@ func serve(ctx context.Context, e *env, cfg Config) error {
 		return err
 	}
 	defer lock.Unlock()
-	db, err := openDatabase(ctx, cfg, logger)
+	ops := newOps(cfg, logger)
+	cont, err := newContinuous(cfg, ops, logger)
+	if err != nil {
+		return err
+	}
+	var configure func(*sqldb.DB)
+	if cont != nil {
+		configure = cont.configure
+	}
+	db, err := openDatabase(ctx, cfg, logger, configure)
 	if err != nil {
 		return err
 	}
 
 	srv := web.NewServer(db, render.New(), logger, buildVersion())
 	srv.DataDir = filepath.Dir(db.Path)
-	ops := newOps(cfg, logger)
 	srv.Backups = ops
+	if cont != nil {
+		if err := cont.Opened(ctx, db); err != nil {
+			db.Close()
+			return err
+		}
+		srv.Hooks, ops.Continuous = cont, cont.rep
+	}
 	defer func() {
 		if err := srv.CloseDatabase(); err != nil {
 			logger.Error("close database", "err", err)
@@ -155,13 +170,17 @@ func lockDatabase(ctx context.Context, dbPath, role string, logger *slog.Logger)
 	}
 }
 
-// openDatabase opens the configured database and applies migrations.
-func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*sqldb.DB, error) {
+// openDatabase opens the configured database and applies migrations;
+// configure, when set, adjusts the DB before it opens.
+func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger, configure func(*sqldb.DB)) (*sqldb.DB, error) {
 	if cfg.DatabaseEngine != engineSQLite {
 		return nil, usageErrorf("CAMPFIRE_DATABASE_URL: PostgreSQL is not supported by this build yet; use a SQLite path such as ./data/campfire.db")
 	}
 	db := sqldb.New(cfg.DatabasePath)
 	db.Logger = logger
+	if configure != nil {
+		configure(db)
+	}
 	if err := db.Open(ctx); err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func TestSocketRoundTrip(t *testing.T) {
 		t.Error("no progress was streamed")
 	}
 	if _, err := c.Backup(ctx, admin.BackupRequest{Type: "incremental"}, nil); chat.ErrorCode(err) != chat.EUNAVAILABLE ||
-		!strings.Contains(err.Error(), "incremental backups are not available") || strings.HasPrefix(err.Error(), "unavailable:") {
+		!strings.Contains(err.Error(), "Continuous backup is off in the running server") || strings.HasPrefix(err.Error(), "unavailable:") {
 		t.Errorf("incremental = %v", err)
 	}
 

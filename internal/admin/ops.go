@@ -38,6 +38,16 @@ type Ops struct {
 	Config     Config
 	AppVersion string
 	Logger     *slog.Logger
+	// Continuous is the running server's continuous backup (nil when it
+	// is off or no server runs): full and hot backups become starting
+	// points of its chain, and incremental backups ship through it.
+	Continuous Continuous
+}
+
+// Continuous is what Ops needs of continuous backup (*backup.Replicator).
+type Continuous interface {
+	Source() backup.Source
+	Incremental(ctx context.Context) (*backup.Result, error)
 }
 
 // Recorder stores audit events: the server's *sqldb.DB, or FileRecorder
@@ -124,6 +134,9 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 	if len(recipients) == 0 {
 		recipients = o.Config.Recipients
 	}
+	if o.Continuous != nil && (typ == backup.TypeFull || typ == backup.TypeHot) {
+		src = o.Continuous.Source()
+	}
 	eng := &backup.Engine{Source: src, Dir: o.Dir(req.Dir), Host: o.Config.Host, AppVersion: o.AppVersion, Identities: ids}
 	breq := backup.Request{
 		Type: typ, Compression: backup.Compression(req.Compression), Encrypt: req.Encrypt,
@@ -133,7 +146,12 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 		breq.Progress = func(done, total int64) { progress(Progress{Stage: "backup", Done: done, Total: total}) }
 	}
 	started := time.Now()
-	res, err := eng.Backup(ctx, breq)
+	var res *backup.Result
+	if typ == backup.TypeIncremental {
+		res, err = o.incremental(ctx, src, eng.Dir, recipients, ids)
+	} else {
+		res, err = eng.Backup(ctx, breq)
+	}
 	finished := time.Now()
 
 	ev := sqldb.BackupEvent{
@@ -171,8 +189,27 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 	return res, err
 }
 
+// incremental ships what the server committed since its last segment, or,
+// with no server, extends the chain with the database file's changes.
+func (o *Ops) incremental(ctx context.Context, src backup.Source, dir string, recipients []string, ids *backup.Identities) (*backup.Result, error) {
+	if o.Continuous != nil {
+		return o.Continuous.Incremental(ctx)
+	}
+	f, ok := src.(interface{ Path() string })
+	if !ok {
+		return nil, chat.Errorf(chat.EUNAVAILABLE, "Continuous backup is off in the running server (CAMPFIRE_BACKUP_CONTINUOUS=off), so there is nothing incremental to take; take a full backup.")
+	}
+	return backup.IncrementalFromFile(ctx, f.Path(), dir, backup.IncrementalOptions{AppVersion: o.AppVersion, Recipients: recipients, Identities: ids})
+}
+
 func describeBackup(res *backup.Result) string {
 	m := res.Manifest
+	if m.Type == backup.TypeIncremental && m.Chain != nil {
+		if m.File == "" {
+			return fmt.Sprintf("nothing new since position %d of chain %s", m.Chain.Seq, m.Chain.Chain)
+		}
+		return fmt.Sprintf("chain %s up to position %d (%s), extending %s", m.Chain.Chain, m.Chain.Seq, m.CreatedAt.Format(time.RFC3339Nano), m.Parent)
+	}
 	parts := []string{string(m.Compression)}
 	if m.Encryption != backup.EncryptionNone {
 		parts = append(parts, string(m.Encryption)+"-encrypted")

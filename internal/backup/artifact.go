@@ -26,7 +26,9 @@ const (
 	TypeHot Type = "hot"
 	// TypeSchema is the database structure and migration records only.
 	TypeSchema Type = "schema"
-	// TypeIncremental is not available yet (ErrIncrementalUnavailable).
+	// TypeIncremental is the continuous-backup segments shipped since the
+	// last one: the running server's Replicator.Incremental, or
+	// IncrementalFromFile with no server (Engine.Backup cannot take one).
 	TypeIncremental Type = "incremental"
 	// TypeSafety is the copy of the current database a restore makes
 	// before replacing it. It is never requested directly.
@@ -36,10 +38,8 @@ const (
 // ParseType parses a backup type as the CLI spells it.
 func ParseType(s string) (Type, error) {
 	switch t := Type(strings.ToLower(strings.TrimSpace(s))); t {
-	case TypeFull, TypeHot, TypeSchema:
+	case TypeFull, TypeHot, TypeSchema, TypeIncremental:
 		return t, nil
-	case TypeIncremental:
-		return t, fail(ErrIncrementalUnavailable, "%s", ErrIncrementalUnavailable.Message)
 	case TypeSafety:
 		return t, fail(ErrInvalidRequest, "safety backups are made by restore, not on request")
 	}

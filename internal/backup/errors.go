@@ -10,9 +10,10 @@ import (
 // chat.ErrorCode(err) gives the code the CLI maps to an exit status and the
 // admin socket to a status; err.Error() is the detailed message for people.
 var (
-	// ErrIncrementalUnavailable: incremental backups need continuous backup
-	// (WAL shipping), which is not built yet.
-	ErrIncrementalUnavailable = &chat.Error{Code: chat.EUNAVAILABLE, Message: "incremental backups are not available yet: they arrive with continuous backup (WAL shipping); take a full or hot backup"}
+	// ErrIncrementalUnavailable: an Engine cannot take an incremental
+	// backup; they come from continuous backup (Replicator.Incremental,
+	// IncrementalFromFile).
+	ErrIncrementalUnavailable = &chat.Error{Code: chat.EUNAVAILABLE, Message: "incremental backups come from continuous backup (the running server's, or IncrementalFromFile), not from a snapshot"}
 	// ErrInvalidRequest: a request or option that cannot work (unknown
 	// type, compression, output name that contradicts the request, ...).
 	ErrInvalidRequest = &chat.Error{Code: chat.EINVALID, Message: "invalid backup request"}

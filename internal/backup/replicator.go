@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,7 @@ type Replicator struct {
 	lastTip        time.Time
 	checksum       string
 
+	initOnce     sync.Once
 	notify       chan struct{}
 	pendingSince atomic.Int64 // unix ns of the oldest unshipped commit, 0 if none
 	commits      atomic.Int64
@@ -123,12 +125,17 @@ func (r *Replicator) logger() *slog.Logger {
 // Notify tells the Replicator that a transaction committed. It never
 // blocks: it is sqldb.DB.OnCommit.
 func (r *Replicator) Notify() {
+	r.init()
 	r.commits.Add(1)
 	r.pendingSince.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case r.notify <- struct{}{}:
 	default:
 	}
+}
+
+func (r *Replicator) init() {
+	r.initOnce.Do(func() { r.notify = make(chan struct{}, 1) })
 }
 
 // Start starts a chain with a full backup of the database (the base) and
@@ -153,7 +160,7 @@ func (r *Replicator) Start(ctx context.Context) error {
 		return err
 	}
 	r.codec = codec
-	r.notify = make(chan struct{}, 1)
+	r.init()
 	if _, err := r.newChain(ctx); err != nil {
 		return err
 	}
@@ -195,6 +202,35 @@ func (r *Replicator) Sync(ctx context.Context) (ChainPosition, error) {
 		return r.writeTip(ctx, false)
 	})
 	return pos, err
+}
+
+// Incremental ships everything committed so far (Sync) and describes the
+// result as an incremental backup: the chain position reached and the
+// full backup it extends (Parent).
+func (r *Replicator) Incremental(ctx context.Context) (*Result, error) {
+	started := r.now()
+	pos, err := r.Sync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{
+		FormatVersion: ManifestFormatVersion, Type: TypeIncremental, StartedAt: started, FinishedAt: r.now(),
+		AppVersion: r.Engine.AppVersion, Engine: "sqlite", Compression: CompressionZstd,
+		Chain: &pos, RowCounts: map[string]int64{}, Recipients: []string{},
+	}
+	r.shipMu.Lock()
+	m.CreatedAt = r.since
+	m.File = walPrefix + "/" + pos.Chain
+	r.shipMu.Unlock()
+	if entries, err := List(r.Engine.Dir); err == nil {
+		for _, e := range entries {
+			if e.Manifest != nil && e.Manifest.Chain != nil && e.Manifest.Chain.Chain == pos.Chain {
+				m.Parent = e.Name
+				break
+			}
+		}
+	}
+	return &Result{Path: filepath.Join(r.Engine.Dir, walPrefix, pos.Chain), Manifest: m}, nil
 }
 
 // Stats returns a copy of the counters.
@@ -423,17 +459,9 @@ func (r *Replicator) writeTip(ctx context.Context, closed bool) error {
 	return putJSON(ctx, r.store, tipKey(r.chain), chainTip{Chain: r.chain, Last: r.seq, At: r.since, Checksum: r.checksum, Closed: closed})
 }
 
-// Backup takes a full or hot backup through the replicator, so that it
-// becomes a starting point of the current chain; other types go to the
-// engine as usual.
-func (r *Replicator) Backup(ctx context.Context, req Request) (*Result, error) {
-	if req.Type != TypeFull && req.Type != TypeHot {
-		return r.Engine.Backup(ctx, req)
-	}
-	eng := *r.Engine
-	eng.Source = &chainSource{r: r}
-	return eng.Backup(ctx, req)
-}
+// Source is the database as a backup Source whose full and hot backups
+// become starting points of the current chain.
+func (r *Replicator) Source() Source { return &chainSource{r: r} }
 
 // newChain starts a chain: it reads the WAL's current end as the start
 // position and takes the base backup from exactly there.
@@ -465,7 +493,13 @@ type chainSource struct {
 	pos   ChainPosition
 }
 
-func (c *chainSource) position() *ChainPosition { p := c.pos; return &p }
+func (c *chainSource) position() *ChainPosition {
+	if c.pos.Chain == "" {
+		return nil
+	}
+	p := c.pos
+	return &p
+}
 
 func (c *chainSource) SchemaSnapshotTo(ctx context.Context, path string) (sqldb.SchemaSnapshot, error) {
 	return c.r.DB.SchemaSnapshotTo(ctx, path)
@@ -477,6 +511,9 @@ func (c *chainSource) SnapshotTo(ctx context.Context, path string) (sqldb.Snapsh
 		r.shipMu.Lock()
 		defer r.shipMu.Unlock()
 		if !c.fresh {
+			if r.sums == nil || r.chain == "" {
+				return nil // no chain yet: a plain backup
+			}
 			if err := r.ship(ctx); err != nil {
 				return err
 			}
@@ -498,6 +535,9 @@ func (c *chainSource) SnapshotTo(ctx context.Context, path string) (sqldb.Snapsh
 		return info, err
 	}
 	if !c.fresh {
+		if c.pos.Chain == "" {
+			return info, nil
+		}
 		if got := formatSum(sums.total); got != c.pos.Checksum {
 			return info, fmt.Errorf("continuous backup: the snapshot's checksum %s differs from the shipped state's %s", got, c.pos.Checksum)
 		}

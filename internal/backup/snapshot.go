@@ -34,6 +34,9 @@ func FileSource(path string) Source { return fileSource(path) }
 
 type fileSource string
 
+// Path is the database file's path.
+func (f fileSource) Path() string { return string(f) }
+
 func (f fileSource) SnapshotTo(ctx context.Context, path string) (sqldb.SnapshotInfo, error) {
 	return sqldb.SnapshotFile(ctx, string(f), path)
 }

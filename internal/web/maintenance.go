@@ -156,13 +156,38 @@ func (s *Server) Database() *sqldb.DB {
 	return s.DB
 }
 
+// DatabaseHooks hear about the server's database closing and opening
+// again around a restore, and closing at shutdown: continuous backup ships
+// the last commits before and starts a new chain after.
+type DatabaseHooks interface {
+	Closing(ctx context.Context) error
+	Opened(ctx context.Context, db *sqldb.DB) error
+}
+
+// closing tells the hooks, if any, that the database is about to close.
+func (s *Server) closing(ctx context.Context) error {
+	if s.Hooks == nil {
+		return nil
+	}
+	return s.Hooks.Closing(ctx)
+}
+
 // CloseDatabase waits for a restore under way to finish, then closes the
 // current database; no restore starts afterwards. Call it after Close.
 func (s *Server) CloseDatabase() error {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
 	s.dbClosed = true
-	return s.Database().Close()
+	ctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout())
+	defer cancel()
+	return errors.Join(s.closing(ctx), s.Database().Close())
+}
+
+func (s *Server) shutdownTimeout() time.Duration {
+	if s.ShutdownTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return s.ShutdownTimeout
 }
 
 // serviceRestart closes WebSockets during maintenance: pages reconnect.
@@ -183,10 +208,7 @@ func (s *Server) Maintain(ctx context.Context, fn func(ctx context.Context) erro
 		return chat.Errorf(chat.EUNAVAILABLE, "The server is shutting down.")
 	}
 	start := time.Now()
-	timeout := s.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	timeout := s.shutdownTimeout()
 	drained := s.gate.close()
 	s.Logger.InfoContext(ctx, "maintenance: pausing the server", "reason", "restore")
 	// Repeated, for a WebSocket that entered the gate but had not yet
@@ -207,6 +229,9 @@ func (s *Server) Maintain(ctx context.Context, fn func(ctx context.Context) erro
 	}
 
 	old := s.DB
+	if err := s.closing(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "maintenance: before closing the database", "err", err)
+	}
 	if err := old.Close(); err != nil {
 		s.Logger.WarnContext(ctx, "maintenance: close the database", "err", err)
 	}
@@ -215,9 +240,15 @@ func (s *Server) Maintain(ctx context.Context, fn func(ctx context.Context) erro
 	db := sqldb.New(old.Path)
 	db.Logger, db.Now = old.Logger, old.Now
 	db.AutoCheckpoint, db.CheckpointInterval, db.CheckpointPages = old.AutoCheckpoint, old.CheckpointInterval, old.CheckpointPages
+	db.OnCommit = old.OnCommit
 	if err := db.Open(ctx); err != nil {
 		s.Logger.ErrorContext(ctx, "maintenance: the database could not be opened again; the server answers 503 until it is restarted", "err", err)
 		return errors.Join(ferr, fmt.Errorf("open the database again after the restore: %w; restart campfire serve", err))
+	}
+	if s.Hooks != nil {
+		if err := s.Hooks.Opened(ctx, db); err != nil {
+			s.Logger.ErrorContext(ctx, "maintenance: after opening the database again", "err", err)
+		}
 	}
 	s.gate.open(func() { s.DB = db })
 	s.Logger.InfoContext(ctx, "maintenance: resumed", "paused_ms", time.Since(start).Milliseconds())

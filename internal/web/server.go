@@ -25,6 +25,8 @@ import (
 
 // Server serves HTTP for one database.
 type Server struct {
+	// Hooks, when set, hear about the database closing and reopening.
+	Hooks DatabaseHooks
 	// DB is the database. Set it before Handler; afterwards only a
 	// restore (Maintain) replaces it, and code outside a request reads it
 	// with Database.

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/campfire-in-go/campfire/internal/admin"
+	"github.com/campfire-in-go/campfire/internal/backup"
+	"github.com/campfire-in-go/campfire/internal/sqldb"
+)
+
+// continuous runs continuous backup for serve: it owns the database's
+// checkpoints, ships every commit into the backup directory, and stops and
+// starts again around a restore (web.DatabaseHooks).
+type continuous struct {
+	rep    *backup.Replicator
+	logger *slog.Logger
+}
+
+// newContinuous returns serve's continuous backup, or nil when
+// CAMPFIRE_BACKUP_CONTINUOUS is off.
+func newContinuous(cfg Config, ops *admin.Ops, logger *slog.Logger) (*continuous, error) {
+	if !cfg.BackupContinuous {
+		return nil, nil
+	}
+	ids, err := ops.Identities(admin.Keys{})
+	if err != nil {
+		return nil, fmt.Errorf("continuous backup: %w", err)
+	}
+	return &continuous{logger: logger, rep: &backup.Replicator{
+		Engine: &backup.Engine{
+			Dir: ops.Config.Dir, Host: ops.Config.Host, AppVersion: ops.AppVersion, Identities: ids,
+		},
+		Recipients: ops.Config.Recipients,
+		ShipDelay:  cfg.BackupShipDelay,
+		Logger:     logger,
+	}}, nil
+}
+
+// configure prepares a database before it opens: the replicator runs the
+// checkpoints and hears of every commit.
+func (c *continuous) configure(db *sqldb.DB) {
+	db.AutoCheckpoint = false
+	db.OnCommit = c.rep.Notify
+}
+
+// Opened starts a chain on db: a full backup, then shipping.
+func (c *continuous) Opened(ctx context.Context, db *sqldb.DB) error {
+	c.rep.DB = db
+	c.logger.Info("continuous backup: taking the full backup the chain starts from", "dir", c.rep.Engine.Dir)
+	return c.rep.Start(ctx)
+}
+
+// Closing ships the last commits and stops.
+func (c *continuous) Closing(ctx context.Context) error {
+	return c.rep.Close(ctx)
+}
