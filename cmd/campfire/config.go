@@ -82,6 +82,10 @@ type Config struct {
 
 	// AlertWebhookURL is a Slack-compatible incoming webhook; a secret.
 	AlertWebhookURL string
+	// Schedule and Alerts: serve's backup jobs and the monitor's
+	// thresholds (config_schedule.go).
+	Schedule scheduleConfig
+	Alerts   alertConfig
 
 	LogLevel  string // debug, info, warn or error
 	LogFormat string // auto, text or json
@@ -218,6 +222,10 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 				hook.name())
 		}
 		c.AlertWebhookURL = hook.value
+	}
+
+	if err := loadScheduling(get, &c); err != nil {
+		return Config{}, err
 	}
 
 	level := get("CAMPFIRE_LOG_LEVEL", flagLogLevel, defaultLogLevel)
@@ -499,6 +507,7 @@ func (c Config) logAttrs() []slog.Attr {
 		slog.String("backup_age_identity_file", c.BackupAgeIdentityFile),
 		slog.Bool("backup_pgp_passphrase_set", c.BackupPGPPassphrase != ""),
 		slog.String("alert_webhook_host", webhookHost(c.AlertWebhookURL)),
+		slog.Any("schedule", c.Schedule), slog.Any("alerts", c.Alerts),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 	}

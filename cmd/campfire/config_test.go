@@ -51,6 +51,8 @@ func defaultConfig() Config {
 		BackupRetentionYears:  7,
 		LogLevel:              "info",
 		LogFormat:             "auto",
+		Schedule:              defaultSchedule(),
+		Alerts:                defaultAlerts(),
 	}
 }
 
@@ -104,6 +106,8 @@ func TestLoadConfigEnv(t *testing.T) {
 		AlertWebhookURL:       "https://hooks.example.com/x",
 		LogLevel:              "debug",
 		LogFormat:             "json",
+		Schedule:              defaultSchedule(),
+		Alerts:                defaultAlerts(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("loadConfig mismatch (-want +got):\n%s", diff)
