@@ -343,7 +343,6 @@ func TestBackupCommands(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
 		c.run("backup", "incremental", "--compress").want(t, 1, "incremental backups are not available")
 		c.run("backup", "full", "--remote").want(t, 1, "remote storage", "not available in this version")
-		c.run("backup", "monitor").want(t, 1, "not available in this version")
 		c.run("backup", "list", "--remote").want(t, 1, "not available")
 		after, _ := backup.List(c.backupDir)
 		if len(after) != len(before) {
