@@ -64,6 +64,7 @@ type Scheduler struct {
 type job struct {
 	Job
 	sched cron.Schedule // nil when disabled
+	id    cron.EntryID
 
 	running  bool
 	last     *Result
@@ -104,7 +105,7 @@ func New(jobs []Job, opts Options) (*Scheduler, error) {
 			// Skips are warnings: a job that outlasts its interval is a
 			// schedule to fix.
 			wrap := cron.SkipIfStillRunning(cronLogger{logger: logger, skip: func() { s.skipped(jb) }})
-			s.cron.Schedule(sched, wrap(cron.FuncJob(func() { s.run(jb) })))
+			jb.id = s.cron.Schedule(sched, wrap(cron.FuncJob(func() { s.run(jb) })))
 		} else {
 			jb.Spec = Off
 		}

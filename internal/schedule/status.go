@@ -30,17 +30,25 @@ type JobStatus struct {
 // Status reports every job, in the order given to New.
 func (s *Scheduler) Status() []JobStatus {
 	now := time.Now().In(s.loc)
+	// Asked before taking s.mu: cron answers from its own goroutine.
+	// Its Next is exact for @every, which counts from the start.
+	next := map[*job]time.Time{}
+	for _, j := range s.jobs {
+		if j.sched != nil {
+			if e := s.cron.Entry(j.id); e.Valid() && !e.Next.IsZero() {
+				next[j] = e.Next
+			} else {
+				next[j] = j.sched.Next(now) // not started yet
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]JobStatus, 0, len(s.jobs))
 	for _, j := range s.jobs {
 		st := JobStatus{Job: j.Name, Spec: j.Spec, Running: j.running, Runs: j.finished, SkippedTotal: j.skipped}
-		if j.sched != nil {
-			// The schedule's next time after now is the entry's next run
-			// (both come from the same Schedule), without asking the
-			// cron goroutine.
-			next := j.sched.Next(now)
-			st.NextRun = &next
+		if n, ok := next[j]; ok {
+			st.NextRun = &n
 		}
 		if j.last != nil {
 			started := j.last.Started
