@@ -293,19 +293,3 @@ func formatCounts(c map[string]int64) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-func newBackupMonitorCommand(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "monitor",
-		Short: "Check backup health and send alerts (not available yet)",
-		Long: `Check that recent backups exist and look right, and alert a webhook when
-not. It arrives with continuous backup and is not available in this version:
-until then, alert on /health/detailed ("backups.last_full_age_seconds") or
-on the Prometheus metric campfire_backup_last_success_timestamp_seconds
-(see docs/operations.md).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable("campfire backup monitor")
-		},
-	}
-}

@@ -343,7 +343,6 @@ func TestBackupCommands(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
 		c.run("backup", "incremental").want(t, 1, "no continuous backup chain")
 		c.run("backup", "full", "--remote").want(t, 1, "remote storage", "not available in this version")
-		c.run("backup", "monitor").want(t, 1, "not available in this version")
 		c.run("backup", "list", "--remote").want(t, 1, "not available")
 		after, _ := backup.List(c.backupDir)
 		if len(after) != len(before) {

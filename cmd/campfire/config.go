@@ -83,6 +83,10 @@ type Config struct {
 
 	// AlertWebhookURL is a Slack-compatible incoming webhook; a secret.
 	AlertWebhookURL string
+	// Schedule and Alerts: serve's backup jobs and the monitor's
+	// thresholds (config_schedule.go).
+	Schedule scheduleConfig
+	Alerts   alertConfig
 
 	// Continuous backup (config_continuous.go).
 	BackupContinuous bool
@@ -226,6 +230,9 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 	}
 
 	if err := loadContinuousConfig(get, &c); err != nil {
+		return Config{}, err
+	}
+	if err := loadScheduling(get, &c); err != nil {
 		return Config{}, err
 	}
 
@@ -510,6 +517,7 @@ func (c Config) logAttrs() []slog.Attr {
 		slog.String("alert_webhook_host", webhookHost(c.AlertWebhookURL)),
 		slog.Bool("backup_continuous", c.BackupContinuous),
 		slog.Duration("backup_ship_delay", c.BackupShipDelay),
+		slog.Any("schedule", c.Schedule), slog.Any("alerts", c.Alerts),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 	}

@@ -55,6 +55,8 @@ func defaultConfig() Config {
 		BackupShipDelay:       50 * time.Millisecond,
 		LogLevel:              "info",
 		LogFormat:             "auto",
+		Schedule:              defaultSchedule(),
+		Alerts:                defaultAlerts(),
 	}
 }
 
@@ -110,6 +112,8 @@ func TestLoadConfigEnv(t *testing.T) {
 		BackupShipDelay:       50 * time.Millisecond,
 		LogLevel:              "debug",
 		LogFormat:             "json",
+		Schedule:              defaultSchedule(),
+		Alerts:                defaultAlerts(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("loadConfig mismatch (-want +got):\n%s", diff)

@@ -98,6 +98,11 @@ func serve(ctx context.Context, e *env, cfg Config) error {
 			logger.Error("close database", "err", err)
 		}
 	}()
+	stopSchedule, err := startScheduler(ctx, cfg, srv, ops, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSchedule() // before the database closes
 	if err := srv.Open(cfg.Addr); err != nil {
 		return err
 	}

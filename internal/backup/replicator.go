@@ -94,18 +94,20 @@ type Replicator struct {
 
 // ReplicationStats is what the Replicator reports (health, metrics).
 type ReplicationStats struct {
-	Chain        string    `json:"chain"`
-	Seq          uint64    `json:"seq"`
-	LastShipAt   time.Time `json:"last_ship_at"`
-	Segments     int64     `json:"segments"`
-	Bytes        int64     `json:"bytes"`
-	Checkpoints  int64     `json:"checkpoints"`
-	Errors       int64     `json:"errors"`
-	LastError    string    `json:"last_error,omitempty"`
-	LastErrorAt  time.Time `json:"last_error_at"`
-	MaxLag       time.Duration
-	MaxStall     time.Duration
-	LastCheckDur time.Duration
+	Chain       string    `json:"chain"`
+	Seq         uint64    `json:"seq"`
+	LastShipAt  time.Time `json:"last_ship_at"`
+	Segments    int64     `json:"segments"`
+	Bytes       int64     `json:"bytes"`
+	Checkpoints int64     `json:"checkpoints"`
+	Errors      int64     `json:"errors"`
+	// ConsecutiveErrors counts the failures since the last success.
+	ConsecutiveErrors int       `json:"consecutive_errors"`
+	LastError         string    `json:"last_error,omitempty"`
+	LastErrorAt       time.Time `json:"last_error_at"`
+	MaxLag            time.Duration
+	MaxStall          time.Duration
+	LastCheckDur      time.Duration
 }
 
 func (r *Replicator) now() time.Time {
@@ -306,6 +308,7 @@ func (r *Replicator) fail(err error) {
 	r.logger().Error("continuous backup failed; retrying at the next commit", "err", err)
 	r.statsMu.Lock()
 	r.stats.Errors++
+	r.stats.ConsecutiveErrors++
 	r.stats.LastError, r.stats.LastErrorAt = err.Error(), r.now()
 	r.statsMu.Unlock()
 }
@@ -444,6 +447,7 @@ func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
 	r.statsMu.Lock()
 	r.stats.Chain, r.stats.Seq, r.stats.LastShipAt = r.chain, r.seq, at
 	r.stats.Segments++
+	r.stats.ConsecutiveErrors = 0
 	r.stats.Bytes += int64(len(stored))
 	r.stats.MaxLag = max(r.stats.MaxLag, lag)
 	r.statsMu.Unlock()

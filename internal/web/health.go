@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"runtime"
 	"time"
+
+	"github.com/campfire-in-go/campfire/internal/monitor"
+	"github.com/campfire-in-go/campfire/internal/schedule"
 )
 
 // healthTimeout bounds a health check's database round trip, so a stuck
@@ -52,6 +55,9 @@ type detailedHealth struct {
 	Process       processHealth  `json:"process"`
 	Live          liveHealth     `json:"live"`
 	Backups       backupHealth   `json:"backups"`
+	// Schedule and Alerts: the backup jobs and the active alerts.
+	Schedule []schedule.JobStatus `json:"schedule"`
+	Alerts   []monitor.Alert      `json:"alerts"`
 }
 
 type databaseHealth struct {
@@ -118,6 +124,7 @@ func (s *Server) handleHealthDetailed(w http.ResponseWriter, r *http.Request) er
 	if backupDisk != nil {
 		h.Disk = append(h.Disk, *backupDisk)
 	}
+	h.Schedule, h.Alerts = s.monitoring(ctx)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	h.Process = processHealth{

@@ -53,6 +53,9 @@ type Server struct {
 	// on /health/detailed; nil when the server has no backup
 	// configuration.
 	Backups *admin.Ops
+	// Monitoring reports the backup schedule and alerts on
+	// /health/detailed (health_monitoring.go). Set it before Handler.
+	Monitoring Monitoring
 
 	gate     gate       // requests in flight; closed during maintenance
 	maintMu  sync.Mutex // one maintenance at a time
