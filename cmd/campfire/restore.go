@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -74,16 +75,13 @@ restored database's audit log; a refused or dry-run one only in the log.`,
 	fl.BoolVar(&f.autoConfirm, "auto-confirm", false, "do not ask for confirmation (needed without a terminal)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the list, plan or result as JSON")
 	fl.StringArrayVar(&f.identities, "identity", nil, "identity file to decrypt with (age or OpenPGP private key); repeatable; env CAMPFIRE_BACKUP_AGE_IDENTITY_FILE")
-	fl.StringVar(&f.toTime, "to-time", "", `point-in-time restore to "YYYY-MM-DD HH:MM:SS" (not available in this version)`)
+	fl.StringVar(&f.toTime, "to-time", "", `point-in-time restore: the database as it was at "YYYY-MM-DD HH:MM:SS" (local time) or an RFC 3339 time`)
 	fl.BoolVar(&f.remote, "remote", false, "restore from CAMPFIRE_BACKUP_REMOTE (not available in this version)")
 	addBackupConfigFlags(fl)
 	return cmd
 }
 
 func runRestore(cmd *cobra.Command, e *env, f restoreFlags, args []string) error {
-	if cmd.Flags().Changed("to-time") {
-		return notAvailable("point-in-time restore (--to-time)")
-	}
 	if f.remote {
 		return notAvailable("remote storage (--remote)")
 	}
@@ -98,19 +96,38 @@ func runRestore(cmd *cobra.Command, e *env, f restoreFlags, args []string) error
 		}
 		return listRestorable(e, dir, f.asJSON)
 	}
-	if len(args) == 0 {
-		return usageErrorf("name the backup to restore: campfire restore latest, or campfire restore FILE (campfire restore --list shows them)")
+	req := admin.RestoreRequest{Dir: dir, Keys: configKeys(cfg, f.identities), Actor: actor()}
+	switch {
+	case cmd.Flags().Changed("to-time"):
+		if len(args) > 0 {
+			return usageErrorf("--to-time picks the backups itself: name no backup (%q)", args[0])
+		}
+		t, err := parseRestoreTime(f.toTime)
+		if err != nil {
+			return err
+		}
+		req.PointInTime, req.ToTime = true, t
+	case len(args) == 0:
+		return usageErrorf("name the backup to restore: campfire restore latest, campfire restore FILE, or campfire restore --to-time \"YYYY-MM-DD HH:MM:SS\" (campfire restore --list shows them)")
+	case args[0] == "latest" && hasChain(dir):
+		// The last shipped commit of continuous backup: newer than any
+		// full backup.
+		req.PointInTime = true
+	default:
+		artifact, note, err := pickBackup(dir, args[0])
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			fmt.Fprintf(e.Stderr, "note: %s\n", note)
+		}
+		req.File = artifact
 	}
-	artifact, note, err := pickBackup(dir, args[0])
-	if err != nil {
-		return err
-	}
-	if note != "" {
-		fmt.Fprintf(e.Stderr, "note: %s\n", note)
-	}
-	req := admin.RestoreRequest{File: artifact, Dir: dir, Keys: configKeys(cfg, f.identities), Actor: actor()}
 
 	if f.verifyOnly {
+		if req.PointInTime {
+			return usageErrorf("--verify-only checks one backup file; for a point-in-time restore use --dry-run, which verifies the base and every segment")
+		}
 		return restoreVerifyOnly(cmd, e, cfg, req, f.asJSON)
 	}
 	interactive := e.terminal(e.Stdin)
@@ -208,11 +225,12 @@ func listRestorable(e *env, dir string, asJSON bool) error {
 		return nil
 	}
 	printEntries(e.Stdout, list, latest)
-	if latest != "" {
+	if hasChain(dir) {
+		fmt.Fprintln(e.Stdout, "latest: 'campfire restore latest' restores the last commit shipped by continuous backup (see below)")
+	} else if latest != "" {
 		fmt.Fprintln(e.Stdout, "latest: what 'campfire restore latest' restores (the newest verified full or hot backup)")
 	}
-	fmt.Fprintln(e.Stdout, "Restorable points are these backups; point-in-time restore (--to-time) arrives with continuous backup.")
-	return nil
+	return printWindows(context.Background(), e.Stdout, dir, entries)
 }
 
 func restoreVerifyOnly(cmd *cobra.Command, e *env, cfg Config, req admin.RestoreRequest, asJSON bool) error {
@@ -357,6 +375,7 @@ func printPlan(e *env, out *admin.RestoreOutcome, o *owner, dryRun, asJSON bool)
 	} else {
 		fmt.Fprintf(w, "  from    %s\n", p.Source)
 	}
+	printPointInTime(w, p)
 	if p.Report != nil {
 		var names []string
 		for _, c := range p.Report.Checks {
@@ -391,6 +410,7 @@ func printRestored(e *env, out *admin.RestoreOutcome, o *owner, asJSON bool) err
 	w := e.Stdout
 	p := out.Plan
 	fmt.Fprintf(w, "Restored %s into %s.\n", p.Source, p.Target)
+	printPointInTime(w, p)
 	fmt.Fprintf(w, "  rows: %s\n", formatCounts(p.RowCounts))
 	if r := out.Result; r != nil && r.Safety != nil {
 		fmt.Fprintf(w, "  safety backup of the replaced database: %s\n", r.Safety.Path)

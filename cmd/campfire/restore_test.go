@@ -150,7 +150,10 @@ func TestRestoreCommands(t *testing.T) {
 		untouched(t, "a restore of a schema backup")
 		c.run("restore", "no_such_backup.db.zst", "--auto-confirm").want(t, 1, "not found")
 		c.run("restore", "--auto-confirm").want(t, 2, "name the backup")
-		c.run("restore", "latest", "--to-time", "2024-01-01 12:00:00", "--auto-confirm").want(t, 1, "point-in-time", "not available")
+		c.run("restore", "latest", "--to-time", "2024-01-01 12:00:00", "--auto-confirm").want(t, 2, "--to-time picks the backups itself")
+		c.run("restore", "--to-time", "yesterday", "--auto-confirm").want(t, 2, `want "YYYY-MM-DD HH:MM:SS"`)
+		// These backups were taken with no server: none starts a chain.
+		c.run("restore", "--to-time", "2024-01-01 12:00:00", "--auto-confirm").want(t, 1, "no full backup taken by the running server")
 		c.run("restore", "latest", "--remote", "--auto-confirm").want(t, 1, "not available")
 		untouched(t, "refused restores")
 		if evs := events(t, c.dbPath); slices.ContainsFunc(evs, func(e *sqldb.BackupEvent) bool { return e.Action == "restore" }) {

@@ -329,10 +329,6 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 // running server). It changes nothing but a temporary file beside target;
 // the caller applies the plan, then calls RecordRestore.
 func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target string, openByCaller bool, progress ProgressFunc) (*backup.Plan, error) {
-	path, err := o.resolve(req.File, req.Dir)
-	if err != nil {
-		return nil, err
-	}
 	ids, err := o.Identities(req.Keys)
 	if err != nil {
 		return nil, err
@@ -343,6 +339,13 @@ func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target str
 	}
 	if progress != nil {
 		opts.Progress = func(done, total int64) { progress(Progress{Stage: "verify", Done: done, Total: total}) }
+	}
+	if req.PointInTime {
+		return backup.PreparePointInTime(ctx, backup.DirStore(o.Dir(req.Dir)), req.ToTime, target, opts)
+	}
+	path, err := o.resolve(req.File, req.Dir)
+	if err != nil {
+		return nil, err
 	}
 	return backup.PrepareRestore(ctx, path, target, opts)
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/campfire-in-go/campfire/internal/backup"
 )
@@ -54,7 +55,11 @@ type PruneRequest struct {
 // (campfire restore latest|FILE). With DryRun the server verifies and
 // prepares it, reports the plan and changes nothing.
 type RestoreRequest struct {
-	File   string `json:"file"`
+	// PointInTime restores the continuous-backup chain to ToTime (zero:
+	// the last shipped commit) instead of the artifact File.
+	PointInTime bool      `json:"point_in_time,omitempty"`
+	ToTime      time.Time `json:"to_time,omitzero"`
+	File        string    `json:"file"`
 	Dir    string `json:"dir,omitempty"`
 	Keys   Keys   `json:"keys,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`

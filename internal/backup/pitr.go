@@ -284,3 +284,40 @@ func countRowsOf(ctx context.Context, path string) (map[string]int64, error) {
 	defer db.Close()
 	return sqldb.CountRows(ctx, db)
 }
+
+// PreparePointInTime prepares the restore of the continuous-backup chain
+// in st to target (zero: the last shipped commit) over the database at
+// target path: PlanPointInTime, then PrepareRestore of the plan's base
+// rolled forward by its segments and checked against the recorded
+// checksum. The backup directory's lock is held while the segments are
+// read, so pruning never deletes one under the restore.
+func PreparePointInTime(ctx context.Context, st ObjectStore, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
+	if opts.BackupDir != "" {
+		wait := opts.LockWait
+		if wait == 0 {
+			wait = DefaultLockWait
+		}
+		lock, err := LockDir(ctx, opts.BackupDir, wait)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+	}
+	entries, err := List(opts.BackupDir)
+	if err != nil {
+		return nil, err
+	}
+	pitr, err := PlanPointInTime(ctx, st, entries, at)
+	if err != nil {
+		return nil, err
+	}
+	opts.Roll = func(ctx context.Context, path string) error {
+		return pitr.Roll(ctx, st, opts.Identities, path, nil)
+	}
+	p, err := PrepareRestore(ctx, pitr.Base.Path, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.PointInTime = pitr
+	return p, nil
+}

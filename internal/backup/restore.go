@@ -78,6 +78,9 @@ type Plan struct {
 	// SafetyDir is where Apply writes the safety copy of the current
 	// database (when there is one).
 	SafetyDir string `json:"safety_dir"`
+	// PointInTime is set for a point-in-time restore: Source is its base
+	// and the segments applied bring it to PointInTime.At.
+	PointInTime *PITRPlan `json:"point_in_time,omitempty"`
 
 	opts RestoreOptions
 	// hook, in tests, runs before each step of Apply; an error stops
