@@ -82,10 +82,14 @@ func openS3(ctx context.Context, bucket string, q url.Values, opts Options) (*bl
 	if attempts <= 0 {
 		attempts = defaultMaxAttempts
 	}
+	backoff := opts.MaxBackoff
+	if backoff <= 0 {
+		backoff = 20 * time.Second
+	}
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = attempts
-			so.MaxBackoff = 20 * time.Second
+			so.MaxBackoff = backoff
 			so.RateLimiter = limiter
 		})
 	}

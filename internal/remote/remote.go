@@ -103,6 +103,8 @@ type Options struct {
 	// ResponseTimeout bounds the wait for the start of an S3 response once
 	// the request was sent (default 2 min).
 	ResponseTimeout time.Duration
+	// MaxBackoff caps the wait between two attempts (default 20 s).
+	MaxBackoff time.Duration
 }
 
 // OpenWith is Open with options.
