@@ -486,6 +486,16 @@ func redactURL(u *url.URL) string {
 	return r.String()
 }
 
+// Redact returns rawURL as String would show it: for logs and health
+// output when the destination cannot even be opened.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable destination URL)"
+	}
+	return redactURL(u)
+}
+
 // secretsOf lists the strings that must never appear in an error: the raw
 // URL, its userinfo and every query value that redactURL hides.
 func secretsOf(u *url.URL) []string {
