@@ -342,9 +342,9 @@ func TestBackupCommands(t *testing.T) {
 	t.Run("NotAvailable", func(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
 		c.run("backup", "incremental", "--compress").want(t, 1, "incremental backups are not available")
-		c.run("backup", "full", "--remote").want(t, 1, "remote storage", "not available in this version")
+		c.run("backup", "full", "--remote").want(t, 2, "--remote needs an off-site destination", "CAMPFIRE_BACKUP_REMOTE")
 		c.run("backup", "monitor").want(t, 1, "not available in this version")
-		c.run("backup", "list", "--remote").want(t, 1, "not available")
+		c.run("backup", "list", "--remote").want(t, 2, "CAMPFIRE_BACKUP_REMOTE")
 		after, _ := backup.List(c.backupDir)
 		if len(after) != len(before) {
 			t.Errorf("refused commands changed the backup directory: %d → %d entries", len(before), len(after))

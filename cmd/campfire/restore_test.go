@@ -151,7 +151,7 @@ func TestRestoreCommands(t *testing.T) {
 		c.run("restore", "no_such_backup.db.zst", "--auto-confirm").want(t, 1, "not found")
 		c.run("restore", "--auto-confirm").want(t, 2, "name the backup")
 		c.run("restore", "latest", "--to-time", "2024-01-01 12:00:00", "--auto-confirm").want(t, 1, "point-in-time", "not available")
-		c.run("restore", "latest", "--remote", "--auto-confirm").want(t, 1, "not available")
+		c.run("restore", "latest", "--from-remote", "--auto-confirm").want(t, 2, "CAMPFIRE_BACKUP_REMOTE")
 		untouched(t, "refused restores")
 		if evs := events(t, c.dbPath); slices.ContainsFunc(evs, func(e *sqldb.BackupEvent) bool { return e.Action == "restore" }) {
 			t.Error("a refused restore was recorded in the live database (it must stay untouched)")
