@@ -294,8 +294,12 @@ func printPrune(w io.Writer, plan *backup.PrunePlan, dryRun bool) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", verb, d.Entry.Name, strings.Join(d.Reasons, "; "))
 	}
+	staleWhy := "temporary file left by an interrupted backup, older than a day"
+	if strings.Contains(plan.Dir, "://") { // prune --remote
+		staleWhy = "incomplete: no manifest, uploaded more than a day ago"
+	}
 	for _, s := range plan.Stale {
-		fmt.Fprintf(tw, "delete\t%s\t%s\n", s, "temporary file left by an interrupted backup, older than a day")
+		fmt.Fprintf(tw, "delete\t%s\t%s\n", s, staleWhy)
 	}
 	tw.Flush()
 	kept := len(plan.Decisions) - deleted
