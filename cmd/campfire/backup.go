@@ -106,7 +106,7 @@ type backupFlags struct {
 func newBackupTypeCommand(e *env, typ backup.Type, short, long string) *cobra.Command {
 	var f backupFlags
 	cmd := &cobra.Command{
-		Use:   string(typ) + " [--compress[=zstd|gzip|none]] [--verify] [--encrypt] [--output NAME]",
+		Use:   string(typ) + " [--compress[=zstd|gzip|none]] [--verify] [--encrypt] [--remote] [--output NAME]",
 		Short: short,
 		Long: long + `
 
@@ -125,11 +125,19 @@ or --identity, else its snapshot is checked before encryption).
 is used as is; missing .zst/.gz/.age/.gpg suffixes are added. An existing
 file is never replaced.
 
+--remote then copies the backup off-site, to CAMPFIRE_BACKUP_REMOTE
+(s3://, gs:// or file://; CAMPFIRE_S3_BUCKET or CAMPFIRE_GCS_BUCKET for
+short): the artifact (and a schema backup's .sql) first, its manifest last,
+each checked against the manifest's size and SHA-256. A failed upload
+leaves the local backup in place and exits 1. With a running server, the
+server uploads with its own CAMPFIRE_BACKUP_REMOTE.
+
 Progress shows on stderr when it is a terminal. --json prints the result
 (path, manifest, verification report) as JSON.`,
 		Example: fmt.Sprintf(`  campfire backup %[1]s --compress --verify
   campfire backup %[1]s --compress=gzip --output before_upgrade.db --json
-  CAMPFIRE_BACKUP_AGE_RECIPIENTS=age1… campfire backup %[1]s --encrypt --verify`, typ),
+  CAMPFIRE_BACKUP_AGE_RECIPIENTS=age1… campfire backup %[1]s --encrypt --verify
+  CAMPFIRE_S3_BUCKET=campfire-backups campfire backup %[1]s --compress --verify --remote`, typ),
 		Args: compressArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd, e, typ, f)
@@ -143,7 +151,7 @@ Progress shows on stderr when it is a terminal. --json prints the result
 	fl.StringArrayVar(&f.recipients, "recipient", nil, "age recipient (age1…), recipients file or OpenPGP public key file; repeatable")
 	fl.StringArrayVar(&f.identities, "identity", nil, "identity file to verify an encrypted backup fully; repeatable; env CAMPFIRE_BACKUP_AGE_IDENTITY_FILE")
 	fl.StringVar(&f.output, "output", "", "file name (into the backup directory) or path of the backup")
-	fl.BoolVar(&f.remote, "remote", false, "also upload to CAMPFIRE_BACKUP_REMOTE (not available in this version)")
+	fl.BoolVar(&f.remote, "remote", false, "then copy it off-site to CAMPFIRE_BACKUP_REMOTE (artifact first, manifest last)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	addBackupConfigFlags(fl)
 	return cmd
@@ -162,16 +170,19 @@ func compressArgs(cmd *cobra.Command, args []string) error {
 }
 
 func runBackup(cmd *cobra.Command, e *env, typ backup.Type, f backupFlags) error {
-	if f.remote {
-		return notAvailable("remote storage (--remote)")
+	if f.remote && typ == backup.TypeIncremental {
+		return usageErrorf("--remote copies full, hot and schema backups; incremental segments stay in the backup directory in this version")
 	}
 	cfg, err := loadConfig(e.Getenv, cmd.Flags())
 	if err != nil {
 		return err
 	}
+	if f.remote && cfg.BackupRemote == "" {
+		return errNoRemoteConfigured()
+	}
 	req := admin.BackupRequest{
 		Type: string(typ), Encrypt: f.encrypt, Verify: f.verify,
-		Dir: absPath(cfg.BackupDir), Actor: actor(),
+		Dir: absPath(cfg.BackupDir), Actor: actor(), Remote: f.remote,
 	}
 	if cmd.Flags().Changed("compress") {
 		c, err := backup.ParseCompression(f.compress)
@@ -261,6 +272,7 @@ func printBackup(w io.Writer, o *owner, res *backup.Result) {
 	default:
 		fmt.Fprintf(w, "  not verified: run campfire backup verify %s\n", res.Path)
 	}
+	printUpload(w, res)
 	if n := o.serverNote(); n != "" {
 		fmt.Fprintf(w, "  taken %s\n", n)
 	}

@@ -27,17 +27,24 @@ snapshot was taken (local time), size, encryption and status:
   missing     a manifest whose backup file is gone
 
 It only reads the directory, so it works the same with the server running
-or stopped. --json prints every entry with its manifest.`,
+or stopped. --json prints every entry with its manifest.
+
+--remote lists the off-site destination (CAMPFIRE_BACKUP_REMOTE) instead,
+from the manifests stored there; a backup there is also
+
+  incomplete  no manifest, or the stored size or SHA-256 differs from it (an
+              upload or a delete that did not finish): never restored`,
 		Example: `  campfire backup list
+  campfire backup list --remote
   campfire backup list --json | jq -r '.[] | select(.status == "verified") | .path'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if remote {
-				return notAvailable("remote storage (--remote)")
-			}
 			cfg, err := loadConfig(e.Getenv, cmd.Flags())
 			if err != nil {
 				return err
+			}
+			if remote {
+				return runListRemote(cmd.Context(), e, cfg, asJSON)
 			}
 			dir := absPath(cfg.BackupDir)
 			entries, err := backup.List(dir)
@@ -59,7 +66,7 @@ or stopped. --json prints every entry with its manifest.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
-	cmd.Flags().BoolVar(&remote, "remote", false, "list CAMPFIRE_BACKUP_REMOTE (not available in this version)")
+	cmd.Flags().BoolVar(&remote, "remote", false, "list the backups in CAMPFIRE_BACKUP_REMOTE instead, from their manifests")
 	addBackupConfigFlags(cmd.Flags())
 	return cmd
 }
@@ -94,10 +101,10 @@ func orDash(s string) string {
 }
 
 func newBackupVerifyCommand(e *env) *cobra.Command {
-	var asJSON bool
+	var asJSON, remote bool
 	var identities []string
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify FILE | --remote NAME",
 		Short: "Check a backup end to end",
 		Long: `Check a backup end to end, in an order that never decodes bytes it cannot
 trust: the manifest; the stored size and SHA-256 (any damage to the file
@@ -112,10 +119,16 @@ decrypted with CAMPFIRE_BACKUP_AGE_IDENTITY_FILE or --identity (an age
 identity file, or an OpenPGP private key with CAMPFIRE_BACKUP_PGP_PASSPHRASE
 if it has a passphrase). Exit code 0 when every check passes, 1 otherwise.
 The verification is recorded in the audit log (through the server when it
-runs).`,
+runs).
+
+--remote NAME verifies a backup of the off-site destination
+(CAMPFIRE_BACKUP_REMOTE): it is downloaded into a private temporary
+directory in the backup directory, checked against its manifest, verified,
+and removed.`,
 		Example: `  campfire backup verify campfire_full_myhost_backup_20240101_120000.db.zst
   campfire backup verify ./offsite/campfire_full_myhost_backup_20240101_120000.db.zst.age --identity ~/.config/campfire/backup-key.txt
-  campfire backup verify FILE --json | jq .ok`,
+  campfire backup verify FILE --json | jq .ok
+  campfire backup verify --remote campfire_full_myhost_backup_20240101_120000.db.zst`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(e.Getenv, cmd.Flags())
@@ -123,11 +136,17 @@ runs).`,
 				return err
 			}
 			dir := absPath(cfg.BackupDir)
-			path, err := backup.Find(dir, args[0])
-			if err != nil {
-				return err
+			req := admin.VerifyRequest{File: args[0], Dir: dir, Keys: configKeys(cfg, identities), Actor: actor(), Remote: remote}
+			if remote && cfg.BackupRemote == "" {
+				return errNoRemoteConfigured()
 			}
-			req := admin.VerifyRequest{File: absPath(path), Dir: dir, Keys: configKeys(cfg, identities), Actor: actor()}
+			if !remote {
+				path, err := backup.Find(dir, args[0])
+				if err != nil {
+					return err
+				}
+				req.File = absPath(path)
+			}
 			rep, err := verifyBackup(cmd, e, cfg, req, "backup verify")
 			if rep != nil {
 				if asJSON {
@@ -142,6 +161,7 @@ runs).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&remote, "remote", false, "verify the backup NAME of CAMPFIRE_BACKUP_REMOTE (downloaded, checked, removed)")
 	cmd.Flags().StringArrayVar(&identities, "identity", nil, "identity file to decrypt with (age or OpenPGP private key); repeatable; env CAMPFIRE_BACKUP_AGE_IDENTITY_FILE")
 	addBackupConfigFlags(cmd.Flags())
 	return cmd
@@ -181,9 +201,9 @@ func printReport(w io.Writer, rep *backup.Report) {
 }
 
 func newBackupPruneCommand(e *env) *cobra.Command {
-	var dryRun, asJSON bool
+	var dryRun, asJSON, remote bool
 	cmd := &cobra.Command{
-		Use:   "prune [--dry-run]",
+		Use:   "prune [--remote] [--dry-run]",
 		Short: "Delete backups the retention policy no longer keeps",
 		Long: `Apply the grandfather-father-son retention policy to the backup directory
 and delete what it does not keep, printing every decision and its reason.
@@ -201,10 +221,21 @@ It also always keeps the newest verified backup of each type and the newest
 safety copy, and never touches damaged backups or files not named by
 campfire's convention (such as --output names). Leftover temporary files
 older than a day are removed. --dry-run prints the same decisions and
-deletes nothing.`,
+deletes nothing.
+
+--remote prunes the off-site destination (CAMPFIRE_BACKUP_REMOTE) instead,
+with its own counts, each defaulting to the local one:
+
+  CAMPFIRE_BACKUP_REMOTE_RETENTION_DAYS, _WEEKS, _MONTHS, _YEARS
+
+Each backup's manifest is deleted first, then its artifact, so a delete cut
+short leaves an incomplete backup that is never used, not a broken one that
+looks whole. Incomplete backups with a manifest are kept for a person to
+look at; artifacts without a manifest are deleted once a day old.`,
 		Example: `  campfire backup prune --dry-run
   CAMPFIRE_BACKUP_RETENTION_DAYS=7 campfire backup prune
-  campfire backup prune --json | jq '.decisions[] | select(.keep == false) | .entry.name'`,
+  campfire backup prune --json | jq '.decisions[] | select(.keep == false) | .entry.name'
+  campfire backup prune --remote --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(e.Getenv, cmd.Flags())
@@ -218,6 +249,12 @@ deletes nothing.`,
 			defer o.release()
 			ops := newOps(cfg, cliLogger(e, cfg))
 			req := admin.PruneRequest{Dir: ops.Config.Dir, Policy: &ops.Config.Policy, DryRun: dryRun, Actor: actor()}
+			if remote {
+				if cfg.BackupRemote == "" {
+					return errNoRemoteConfigured()
+				}
+				req.Remote, req.Policy = true, &ops.Config.RemotePolicy
+			}
 			var plan *backup.PrunePlan
 			if o.client != nil {
 				plan, err = o.client.Prune(cmd.Context(), req)
@@ -237,6 +274,7 @@ deletes nothing.`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be kept and deleted; delete nothing")
+	cmd.Flags().BoolVar(&remote, "remote", false, "prune CAMPFIRE_BACKUP_REMOTE with the CAMPFIRE_BACKUP_REMOTE_RETENTION_* policy")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decisions as JSON")
 	addBackupConfigFlags(cmd.Flags())
 	return cmd
@@ -256,8 +294,12 @@ func printPrune(w io.Writer, plan *backup.PrunePlan, dryRun bool) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", verb, d.Entry.Name, strings.Join(d.Reasons, "; "))
 	}
+	staleWhy := "temporary file left by an interrupted backup, older than a day"
+	if strings.Contains(plan.Dir, "://") { // prune --remote
+		staleWhy = "incomplete: no manifest, uploaded more than a day ago"
+	}
 	for _, s := range plan.Stale {
-		fmt.Fprintf(tw, "delete\t%s\t%s\n", s, "temporary file left by an interrupted backup, older than a day")
+		fmt.Fprintf(tw, "delete\t%s\t%s\n", s, staleWhy)
 	}
 	tw.Flush()
 	kept := len(plan.Decisions) - deleted

@@ -342,8 +342,8 @@ func TestBackupCommands(t *testing.T) {
 	t.Run("NotAvailable", func(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
 		c.run("backup", "incremental").want(t, 1, "no continuous backup chain")
-		c.run("backup", "full", "--remote").want(t, 1, "remote storage", "not available in this version")
-		c.run("backup", "list", "--remote").want(t, 1, "not available")
+		c.run("backup", "full", "--remote").want(t, 2, "--remote needs an off-site destination", "CAMPFIRE_BACKUP_REMOTE")
+		c.run("backup", "list", "--remote").want(t, 2, "CAMPFIRE_BACKUP_REMOTE")
 		after, _ := backup.List(c.backupDir)
 		if len(after) != len(before) {
 			t.Errorf("refused commands changed the backup directory: %d → %d entries", len(before), len(after))

@@ -61,6 +61,7 @@ func cleanEnv() []string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopVersityGW()
 	if binaryPath != "" {
 		os.RemoveAll(filepath.Dir(binaryPath))
 	}

@@ -70,6 +70,9 @@ type Config struct {
 	// BackupRemote is the off-site destination URL (s3://, gs:// or
 	// file://), or empty for none. It may carry credentials.
 	BackupRemote string
+	// BackupRemoteRetention is the policy of prune --remote
+	// (CAMPFIRE_BACKUP_REMOTE_RETENTION_*; defaults: the local counts).
+	BackupRemoteRetention retention
 	// BackupAgeRecipients are age public keys (or recipient strings),
 	// validated by the backup engine, not here.
 	BackupAgeRecipients []string
@@ -202,6 +205,9 @@ func loadConfig(getenv func(string) string, flags *pflag.FlagSet) (Config, error
 	}
 
 	if c.BackupRemote, err = backupRemote(get); err != nil {
+		return Config{}, err
+	}
+	if c.BackupRemoteRetention, err = remoteRetention(get, c); err != nil {
 		return Config{}, err
 	}
 

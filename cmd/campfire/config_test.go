@@ -53,6 +53,7 @@ func defaultConfig() Config {
 		BackupRetentionYears:  7,
 		BackupContinuous:      true,
 		BackupShipDelay:       50 * time.Millisecond,
+		BackupRemoteRetention: retention{Days: 30, Weeks: 12, Months: 12, Years: 7},
 		LogLevel:              "info",
 		LogFormat:             "auto",
 		Schedule:              defaultSchedule(),
@@ -104,6 +105,7 @@ func TestLoadConfigEnv(t *testing.T) {
 		BackupRetentionMonths: 0,
 		BackupRetentionYears:  10,
 		BackupRemote:          "file:///mnt/offsite",
+		BackupRemoteRetention: retention{Days: 7, Weeks: 4, Months: 0, Years: 10}, // the local counts
 		BackupAgeRecipients:   []string{"age1aaa", "age1bbb", "age1ccc", "age1ddd"},
 		BackupAgeIdentityFile: "/etc/campfire/backup-key.txt",
 		BackupPGPPassphrase:   " pass phrase ",

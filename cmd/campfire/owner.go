@@ -162,6 +162,8 @@ func newOps(cfg Config, logger *slog.Logger) *admin.Ops {
 				Daily: cfg.BackupRetentionDays, Weekly: cfg.BackupRetentionWeeks,
 				Monthly: cfg.BackupRetentionMonths, Yearly: cfg.BackupRetentionYears,
 			},
+			Remote:       cfg.BackupRemote,
+			RemotePolicy: cfg.BackupRemoteRetention.policy(),
 		},
 		AppVersion: buildVersion(),
 		Logger:     logger,

@@ -31,7 +31,7 @@ type restoreFlags struct {
 func newRestoreCommand(e *env) *cobra.Command {
 	var f restoreFlags
 	cmd := &cobra.Command{
-		Use:   "restore --list | latest | FILE [--dry-run] [--verify-only] [--auto-confirm]",
+		Use:   "restore --list | latest | FILE [--from-remote] [--dry-run] [--verify-only] [--auto-confirm]",
 		Short: "Restore the database from a backup",
 		Long: `Restore the database from a backup: "latest" (the newest verified full or hot
 backup in CAMPFIRE_BACKUP_DIR) or FILE (a path, or a name in the backup
@@ -54,12 +54,26 @@ While campfire serve runs, the server does the restore: it answers 503
 ("Restoring a backup; back in a moment.") and closes WebSockets (pages
 reconnect by themselves) for the moment of the swap, then serves the
 restored data. A restore that replaced the database is recorded in the
-restored database's audit log; a refused or dry-run one only in the log.`,
+restored database's audit log; a refused or dry-run one only in the log.
+
+--from-remote takes the backup from the off-site destination
+(CAMPFIRE_BACKUP_REMOTE) instead: "latest" is its newest verified, complete
+full or hot backup (by its manifest). The backup and its manifest are
+downloaded into a private directory (0700) inside the backup directory,
+which is created if missing; their size and SHA-256 are checked against the
+manifest before anything else, then the restore goes on as above and the
+download is removed. An incomplete remote backup is refused by name. This is
+the disaster recovery path: it needs only the binary and the environment,
+and creates the database if there is none.`,
 		Example: `  campfire restore --list
   campfire restore latest
   campfire restore campfire_full_myhost_backup_20240101_120000.db.zst --dry-run
   campfire restore --verify-only campfire_full_myhost_backup_20240101_120000.db.zst
   campfire restore campfire_full_myhost_backup_20240101_120000.db.zst --auto-confirm
+
+  # Disaster recovery on an empty machine, from the off-site copies
+  campfire restore --list --from-remote
+  campfire restore --from-remote latest --auto-confirm
 
   # Undo a restore: restore the safety copy it made
   campfire restore campfire_safety_myhost_backup_20240102_093000.db --auto-confirm`,
@@ -76,14 +90,14 @@ restored database's audit log; a refused or dry-run one only in the log.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print the list, plan or result as JSON")
 	fl.StringArrayVar(&f.identities, "identity", nil, "identity file to decrypt with (age or OpenPGP private key); repeatable; env CAMPFIRE_BACKUP_AGE_IDENTITY_FILE")
 	fl.StringVar(&f.toTime, "to-time", "", `point-in-time restore: the database as it was at "YYYY-MM-DD HH:MM:SS" (local time) or an RFC 3339 time`)
-	fl.BoolVar(&f.remote, "remote", false, "restore from CAMPFIRE_BACKUP_REMOTE (not available in this version)")
+	addRestoreRemoteFlags(fl, &f)
 	addBackupConfigFlags(fl)
 	return cmd
 }
 
 func runRestore(cmd *cobra.Command, e *env, f restoreFlags, args []string) error {
 	if f.remote {
-		return notAvailable("remote storage (--remote)")
+		return runRestoreRemote(cmd, e, f, args)
 	}
 	cfg, err := loadConfig(e.Getenv, cmd.Flags())
 	if err != nil {
@@ -234,7 +248,7 @@ func listRestorable(e *env, dir string, asJSON bool) error {
 }
 
 func restoreVerifyOnly(cmd *cobra.Command, e *env, cfg Config, req admin.RestoreRequest, asJSON bool) error {
-	rep, err := verifyBackup(cmd, e, cfg, admin.VerifyRequest{File: req.File, Dir: req.Dir, Keys: req.Keys, Actor: req.Actor}, "restore --verify-only")
+	rep, err := verifyBackup(cmd, e, cfg, admin.VerifyRequest{File: req.File, Dir: req.Dir, Keys: req.Keys, Actor: req.Actor, Remote: req.Remote}, "restore --verify-only")
 	if rep != nil {
 		if asJSON {
 			if perr := printJSON(e.Stdout, rep); perr != nil && err == nil {

@@ -154,7 +154,7 @@ func TestRestoreCommands(t *testing.T) {
 		c.run("restore", "--to-time", "yesterday", "--auto-confirm").want(t, 2, `want "YYYY-MM-DD HH:MM:SS"`)
 		// These backups were taken with no server: none starts a chain.
 		c.run("restore", "--to-time", "2024-01-01 12:00:00", "--auto-confirm").want(t, 1, "no full backup taken by the running server")
-		c.run("restore", "latest", "--remote", "--auto-confirm").want(t, 1, "not available")
+		c.run("restore", "latest", "--from-remote", "--auto-confirm").want(t, 2, "CAMPFIRE_BACKUP_REMOTE")
 		untouched(t, "refused restores")
 		if evs := events(t, c.dbPath); slices.ContainsFunc(evs, func(e *sqldb.BackupEvent) bool { return e.Action == "restore" }) {
 			t.Error("a refused restore was recorded in the live database (it must stay untouched)")

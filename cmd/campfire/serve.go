@@ -125,6 +125,7 @@ func serve(ctx context.Context, e *env, cfg Config) error {
 		}
 	}()
 	logger.Info("campfire serving", "addr", srv.Addr().String(), "admin_socket", sock, "version", buildVersion(), "config", cfg)
+	checkRemoteInBackground(ctx, ops)
 
 	<-ctx.Done()
 	logger.Info("shutting down")

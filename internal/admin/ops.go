@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/campfire-in-go/campfire/internal/backup"
@@ -29,6 +30,11 @@ type Config struct {
 	Policy backup.Policy
 	// Host names the backups; "" means backup.DefaultHost().
 	Host string
+	// Remote is the off-site destination URL (CAMPFIRE_BACKUP_REMOTE), or
+	// "" for none. It may hold secrets: never log it (remote.Redact).
+	Remote string
+	// RemotePolicy is the retention policy of prune --remote.
+	RemotePolicy backup.Policy
 }
 
 // Ops runs backups, verifications, prunes and restores for the socket, the
@@ -42,6 +48,8 @@ type Ops struct {
 	// is off or no server runs): full and hot backups become starting
 	// points of its chain, and incremental backups ship through it.
 	Continuous Continuous
+
+	remoteCheck atomic.Pointer[RemoteCheck] // the last CheckRemote
 }
 
 // Continuous is what Ops needs of continuous backup (*backup.Replicator).
@@ -186,6 +194,9 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 		}
 		o.audit(ctx, rec, v)
 	}
+	if req.Remote && err == nil && res != nil {
+		err = o.upload(ctx, rec, res, req.Actor, progress)
+	}
 	return res, err
 }
 
@@ -240,12 +251,18 @@ func (o *Ops) Verify(ctx context.Context, rec Recorder, req VerifyRequest, progr
 	if n, ok := backup.ParseName(ev.File); ok {
 		ev.Type = string(n.Type)
 	}
-	rep, err := o.verify(ctx, req, progress)
+	var rep *backup.Report
+	var err error
+	if req.Remote {
+		rep, err = o.verifyRemote(ctx, req, progress)
+	} else {
+		rep, err = o.verify(ctx, req, progress)
+	}
 	if rep != nil {
 		if rep.Manifest != nil {
 			ev.Type = string(rep.Manifest.Type)
 			ev.Bytes = rep.Manifest.StoredBytes
-		} else if fi, serr := os.Stat(rep.File); serr == nil {
+		} else if fi, serr := os.Stat(rep.File); serr == nil && !req.Remote {
 			ev.Bytes = fi.Size()
 		}
 	}
@@ -288,6 +305,9 @@ func (o *Ops) verify(ctx context.Context, req VerifyRequest, progress ProgressFu
 // configured one) and audits it. A dry run changes nothing and is logged
 // only.
 func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backup.PrunePlan, error) {
+	if req.Remote {
+		return o.pruneRemote(ctx, rec, req)
+	}
 	policy := o.Config.Policy
 	if req.Policy != nil {
 		policy = *req.Policy
@@ -329,6 +349,9 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 // running server). It changes nothing but a temporary file beside target;
 // the caller applies the plan, then calls RecordRestore.
 func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target string, openByCaller bool, progress ProgressFunc) (*backup.Plan, error) {
+	if req.Remote {
+		return o.prepareRemoteRestore(ctx, req, target, openByCaller, progress)
+	}
 	ids, err := o.Identities(req.Keys)
 	if err != nil {
 		return nil, err

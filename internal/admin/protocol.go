@@ -32,6 +32,9 @@ type BackupRequest struct {
 	Keys  Keys   `json:"keys,omitempty"`
 	Dir   string `json:"dir,omitempty"`
 	Actor string `json:"actor,omitempty"`
+	// Remote uploads the backup to the configured off-site destination
+	// once written (and verified).
+	Remote bool `json:"remote,omitempty"`
 }
 
 // VerifyRequest asks to verify one artifact (campfire backup verify FILE,
@@ -41,6 +44,9 @@ type VerifyRequest struct {
 	Dir   string `json:"dir,omitempty"`
 	Keys  Keys   `json:"keys,omitempty"`
 	Actor string `json:"actor,omitempty"`
+	// Remote: File names a backup in the off-site destination, downloaded
+	// into the backup directory to be verified.
+	Remote bool `json:"remote,omitempty"`
 }
 
 // PruneRequest asks to apply the retention policy (campfire backup prune).
@@ -49,6 +55,9 @@ type PruneRequest struct {
 	Policy *backup.Policy `json:"policy,omitempty"`
 	DryRun bool           `json:"dry_run,omitempty"`
 	Actor  string         `json:"actor,omitempty"`
+	// Remote prunes the off-site destination instead of the directory
+	// (Policy: the remote policy).
+	Remote bool `json:"remote,omitempty"`
 }
 
 // RestoreRequest asks to restore an artifact over the server's database
@@ -64,6 +73,9 @@ type RestoreRequest struct {
 	Keys   Keys   `json:"keys,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`
 	Actor  string `json:"actor,omitempty"`
+	// Remote: File names a backup in the off-site destination; it is
+	// downloaded into the backup directory and checked first.
+	Remote bool `json:"remote,omitempty"`
 }
 
 // RestoreOutcome is the answer to a RestoreRequest.
@@ -86,7 +98,7 @@ type Status struct {
 
 // Progress is one progress report of a long operation.
 type Progress struct {
-	Stage string `json:"stage"` // "backup", "verify"
+	Stage string `json:"stage"` // "backup", "verify", "upload", "download"
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"`
 }

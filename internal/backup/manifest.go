@@ -103,6 +103,13 @@ func ReadManifest(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseManifest(data, path)
+}
+
+// ParseManifest checks and decodes a manifest's bytes; name says where
+// they came from, for errors.
+func ParseManifest(data []byte, name string) (*Manifest, error) {
+	path := name
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)

@@ -103,6 +103,8 @@ type Result struct {
 	Manifest     *Manifest `json:"manifest"`
 	// Report is the verification report when Request.Verify was set.
 	Report *Report `json:"report,omitempty"`
+	// Upload is the off-site copy, when one was asked for and made.
+	Upload *Upload `json:"upload,omitempty"`
 	// Snapshot is how long the consistent snapshot took: the only part
 	// that holds a read transaction on the database.
 	Snapshot time.Duration `json:"snapshot_ns"`

@@ -16,10 +16,20 @@
 // driver (see gocloud.dev/aws.V2ConfigFromURLParams and s3blob.URLOpener for
 // S3, gcsblob.URLOpener for GCS); file:// takes none.
 //
-// Retries: the S3 driver uses the aws-sdk-go-v2 standard retryer (up to 3
-// attempts with exponential backoff on throttling, 5xx and connection errors)
-// and the GCS driver uses the cloud.google.com/go/storage retry policy for
-// idempotent operations. This package adds no retry layer of its own.
+// Uploads: S3 and GCS make an object visible only once its upload completed,
+// so Put writes the final key directly; S3 uploads larger than one part go
+// as a multipart upload (see partSize), which is aborted, never completed,
+// when the data is short or its SHA-256 is wrong. A directory destination
+// writes a temporary file and renames it.
+//
+// Retries: S3 requests use the aws-sdk-go-v2 standard retryer with
+// Options.MaxAttempts attempts (default 10) and exponential backoff with
+// jitter (at most 20 s between attempts) on throttling, 5xx, connection
+// resets and timeouts; each part of a multipart upload is retried on its
+// own, and a response that does not start within Options.ResponseTimeout
+// (default 2 min) counts as a timeout. GCS uses the
+// cloud.google.com/go/storage retry policy for idempotent operations
+// (uploads with a resumable session retry each chunk).
 package remote
 
 import (
@@ -47,7 +57,8 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// partialPrefix holds uploads in progress on S3 and GCS; List never shows it.
+// partialPrefix held uploads in progress in earlier versions; List still
+// hides leftovers and keys under it are refused.
 const partialPrefix = ".partial/"
 
 // metaSHA256 is the object metadata key holding the hex SHA-256 of the data.
@@ -82,6 +93,22 @@ type Store struct {
 // Open opens the destination rawURL. It does not contact the remote; use
 // SelfTest for that.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// Options tune how a store talks to S3; zero values take the defaults.
+type Options struct {
+	// MaxAttempts is how often an S3 request is tried (default 10).
+	MaxAttempts int
+	// ResponseTimeout bounds the wait for the start of an S3 response once
+	// the request was sent (default 2 min).
+	ResponseTimeout time.Duration
+	// MaxBackoff caps the wait between two attempts (default 20 s).
+	MaxBackoff time.Duration
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if strings.TrimSpace(rawURL) == "" {
 		return nil, errors.New("remote: empty destination URL")
 	}
@@ -116,8 +143,13 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 			s.prefix = p + "/"
 		}
 		// The driver gets the bucket and the query; the prefix is ours.
-		drv := url.URL{Scheme: s.scheme, Host: u.Host, RawQuery: u.RawQuery}
-		b, err := blob.OpenBucket(ctx, drv.String())
+		var b *blob.Bucket
+		var err error
+		if s.scheme == s3blob.Scheme {
+			b, err = openS3(ctx, u.Host, u.Query(), opts)
+		} else {
+			b, err = openGCS(ctx, u.Host, u.Query())
+		}
 		if err != nil {
 			return nil, s.wrap("remote: open "+s.display, err)
 		}
@@ -172,12 +204,10 @@ func (s *Store) String() string { return s.display }
 
 // Put stores size bytes from r under key, with their hex SHA-256 sha256hex
 // in the object metadata. The data is checked against both while streaming;
-// on a mismatch nothing is stored. Readers see the old object or the whole
-// new one, never a partial one: on S3 and GCS the data goes to
-// ".partial/<key>.<random>" first, then is copied server-side to key (S3
-// CopyObject is limited to 5 GiB); a file destination writes a temporary
-// file and renames it. The stored size and hash are checked afterwards. A
-// negative size skips the size check of the stream.
+// on a mismatch the upload is aborted and nothing is stored. Readers see the
+// old object or the whole new one, never a partial one (see the package
+// comment). The stored size and hash are checked afterwards. A negative
+// size skips the size check of the stream.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, sha256hex string) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -186,23 +216,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, sh
 	if b, err := hex.DecodeString(sha256hex); err != nil || len(b) != sha256.Size {
 		return fmt.Errorf("remote: put %s: sha256 must be 64 hex digits", key)
 	}
-	target := key
-	if s.scheme != "file" {
-		target = partialPrefix + key + "." + randomHex(8)
-	}
-	n, err := s.write(ctx, target, r, size, sha256hex)
+	n, err := s.write(ctx, key, r, size, sha256hex)
 	if err != nil {
-		if target != key {
-			_ = s.bucket.Delete(context.WithoutCancel(ctx), target)
-		}
 		return s.wrap("remote: put "+key, err)
-	}
-	if target != key {
-		err := s.bucket.Copy(ctx, key, target, nil)
-		_ = s.bucket.Delete(context.WithoutCancel(ctx), target)
-		if err != nil {
-			return s.wrap("remote: put "+key+": copy from "+target, err)
-		}
 	}
 	a, err := s.bucket.Attributes(ctx, key)
 	if err != nil {
@@ -225,6 +241,7 @@ func (s *Store) write(ctx context.Context, key string, r io.Reader, size int64, 
 	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{
 		ContentType: "application/octet-stream",
 		Metadata:    map[string]string{metaSHA256: sha256hex},
+		BufferSize:  s.partSize(size),
 	})
 	if err != nil {
 		return 0, err
@@ -266,6 +283,21 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, Attrs, erro
 	}
 	return rd, Attrs{Size: rd.Size(), SHA256: a.Metadata[metaSHA256], ModTime: rd.ModTime()}, nil
 }
+
+// Stat returns the size and recorded SHA-256 of key.
+func (s *Store) Stat(ctx context.Context, key string) (Attrs, error) {
+	if err := checkKey(key); err != nil {
+		return Attrs{}, err
+	}
+	a, err := s.bucket.Attributes(ctx, key)
+	if err != nil {
+		return Attrs{}, s.wrap("remote: stat "+key, err)
+	}
+	return Attrs{Size: a.Size, SHA256: a.Metadata[metaSHA256], ModTime: a.ModTime}, nil
+}
+
+// IsNotFound reports whether err says an object does not exist.
+func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
 
 // fileTemp matches fileblob's temporary files (NoTempDir): "<name>.<hex ns>.tmp".
 var fileTemp = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
@@ -452,6 +484,16 @@ func redactURL(u *url.URL) string {
 	}
 	r.Fragment, r.RawFragment = "", ""
 	return r.String()
+}
+
+// Redact returns rawURL as String would show it: for logs and health
+// output when the destination cannot even be opened.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable destination URL)"
+	}
+	return redactURL(u)
 }
 
 // secretsOf lists the strings that must never appear in an error: the raw

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/campfire-in-go/campfire/internal/admin"
 	"github.com/campfire-in-go/campfire/internal/backup"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
@@ -106,6 +107,9 @@ type backupHealth struct {
 	} `json:"last_failure"`
 	FailuresTotal int64  `json:"failures_total"`
 	Error         string `json:"error,omitempty"`
+	// Remote is the off-site destination's last self-test (serve runs
+	// one at start); null without a destination or before it finished.
+	Remote *admin.RemoteCheck `json:"remote"`
 }
 
 // backupStatus fills the backups section; disk is the backup directory's
@@ -113,6 +117,9 @@ type backupHealth struct {
 func (s *Server) backupStatus(ctx context.Context, now time.Time) (backupHealth, *diskHealth) {
 	var h backupHealth
 	var disk *diskHealth
+	if s.Backups != nil {
+		h.Remote = s.Backups.RemoteStatus()
+	}
 	if s.Backups != nil && s.Backups.Config.Dir != "" {
 		dir := s.Backups.Config.Dir
 		h.Dir = dir
