@@ -69,10 +69,10 @@ type RestoreRequest struct {
 	PointInTime bool      `json:"point_in_time,omitempty"`
 	ToTime      time.Time `json:"to_time,omitzero"`
 	File        string    `json:"file"`
-	Dir    string `json:"dir,omitempty"`
-	Keys   Keys   `json:"keys,omitempty"`
-	DryRun bool   `json:"dry_run,omitempty"`
-	Actor  string `json:"actor,omitempty"`
+	Dir         string    `json:"dir,omitempty"`
+	Keys        Keys      `json:"keys,omitempty"`
+	DryRun      bool      `json:"dry_run,omitempty"`
+	Actor       string    `json:"actor,omitempty"`
 	// Remote: File names a backup in the off-site destination; it is
 	// downloaded into the backup directory and checked first.
 	Remote bool `json:"remote,omitempty"`
