@@ -182,6 +182,12 @@ func (r *Replicator) Close(ctx context.Context) error {
 	<-r.done
 	r.cancel = nil
 	err := r.checkpoint(ctx)
+	if errors.Is(err, errContinuity) {
+		// Nothing is lost (the database has it all), but the chain ends
+		// before it: the next start begins a new one with a full backup.
+		r.logger().Warn("continuous backup: the last commits were checkpointed by another process; the chain ends before them", "cause", err)
+		err = nil
+	}
 	r.shipMu.Lock()
 	defer r.shipMu.Unlock()
 	if terr := r.writeTip(ctx, true); err == nil {
@@ -193,6 +199,24 @@ func (r *Replicator) Close(ctx context.Context) error {
 // Sync ships everything committed so far and returns the chain and the
 // number of the last segment: `backup incremental` with the server running.
 func (r *Replicator) Sync(ctx context.Context) (ChainPosition, error) {
+	pos, err := r.sync(ctx)
+	if errors.Is(err, errContinuity) {
+		if err = r.restartChain(ctx, err); err != nil {
+			return pos, err
+		}
+		pos, err = r.sync(ctx)
+	}
+	return pos, err
+}
+
+// restartChain starts a new chain after continuity was lost.
+func (r *Replicator) restartChain(ctx context.Context, cause error) error {
+	r.logger().Warn("continuous backup: the WAL no longer continues the shipped position; starting a new chain with a full backup", "cause", cause)
+	_, err := r.newChain(ctx)
+	return err
+}
+
+func (r *Replicator) sync(ctx context.Context) (ChainPosition, error) {
 	var pos ChainPosition
 	err := r.DB.WithWriter(ctx, func(ctx context.Context, _ *sqldb.Writer) error {
 		r.shipMu.Lock()
@@ -294,8 +318,7 @@ func (r *Replicator) step(ctx context.Context) {
 		err = r.checkpoint(ctx)
 	}
 	if errors.Is(err, errContinuity) {
-		r.logger().Warn("continuous backup: the WAL no longer continues the shipped position; starting a new chain with a full backup", "cause", err)
-		if _, err = r.newChain(ctx); err == nil {
+		if err = r.restartChain(ctx, err); err == nil {
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,121 @@ type testWriter struct{ tb testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// rawConn opens a connection of "another process" to the database file:
+// not one of the server's, so nothing tells the replicator what it does.
+func rawConn(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestReplicator_ExternalCheckpointsStartANewChain(t *testing.T) {
+	r := newReplicated(t, 1000)
+	ext := rawConn(t, r.db.Path)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := ext.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err == nil {
+				n++
+			}
+		}
+	}()
+	var want []string
+	for i := range 300 {
+		want = append(want, r.post(t, fmt.Sprintf("message %d", i)).Body)
+		if i%10 == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	close(stop)
+	checkpoints := <-done
+	if _, err := r.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, plan, err := r.restoreTo(t, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := bodies(t, out)
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored %d messages, want %d (last %q, want %q)", len(got), len(want), last(got), last(want))
+	}
+	chains := map[string]bool{}
+	entries, _ := backup.List(r.dir)
+	for _, e := range entries {
+		if e.Manifest != nil && e.Manifest.Chain != nil {
+			chains[e.Manifest.Chain.Chain] = true
+		}
+	}
+	t.Logf("%d external checkpoints, %d chains, restored from %s + %d segments", checkpoints, len(chains), plan.Base.Name, len(plan.Segments))
+	if checkpoints > 0 && len(chains) < 2 {
+		t.Errorf("%d external checkpoints went unnoticed: one chain", checkpoints)
+	}
+}
+
+func TestReplicator_LongReaderKeepsWritersMovingAndWALBounded(t *testing.T) {
+	r := newReplicated(t, 200)
+	reader := rawConn(t, r.db.Path)
+	tx, err := reader.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	var slowest time.Duration
+	post := func(i int) {
+		start := time.Now()
+		want = append(want, r.post(t, fmt.Sprintf("message %d %s", i, strings.Repeat("y", 500))).Body)
+		slowest = max(slowest, time.Since(start))
+	}
+	for i := range 1500 { // far past the checkpoint threshold, with the WAL pinned
+		post(i)
+	}
+	pinned := r.db.WALSize()
+	tx.Rollback()
+	for i := 1500; i < 1800; i++ {
+		post(i)
+		if i%20 == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := r.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	after := r.db.WALSize()
+	st := r.rep.Stats()
+	t.Logf("WAL %d KiB while pinned, %d KiB after; slowest write %s; longest writer stall for a checkpoint %s; %d checkpoints", pinned>>10, after>>10, slowest, st.MaxStall, st.Checkpoints)
+	if after >= pinned/2 {
+		t.Errorf("the WAL did not shrink once the reader ended: %d → %d bytes", pinned, after)
+	}
+	// The budget is 50 ms; a loaded test machine gets slack.
+	if st.MaxStall > 250*time.Millisecond {
+		t.Errorf("a checkpoint held the writers for %s", st.MaxStall)
+	}
+	out, _, err := r.restoreTo(t, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies(t, out); len(got) != len(want) {
+		t.Fatalf("restored %d messages, want %d", len(got), len(want))
+	}
 }
