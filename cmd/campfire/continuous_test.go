@@ -209,3 +209,74 @@ func TestContinuousBackup_MissingSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContinuousBackup_Offsite: with an off-site destination, every
+// segment and chain base is copied there; a machine with only the binary
+// and the destination restores any moment (disaster recovery), and after
+// SIGKILL the destination holds every write acknowledged more than a
+// second before.
+func TestContinuousBackup_Offsite(t *testing.T) {
+	for _, d := range destinations {
+		t.Run(d.name, func(t *testing.T) {
+			remoteEnv := d.setup(t)
+			c := newCLI(t, remoteEnv...)
+			cmd, base, logs := startServe(t, c.dbPath, append([]string{"CAMPFIRE_BACKUP_DIR=" + c.backupDir}, remoteEnv...)...)
+			token := firstRun(t, base)
+			stop := make(chan struct{})
+			var waits []func() []marker
+			for range 3 {
+				waits = append(waits, postMarkers(t, base, token, 20*time.Millisecond, stop))
+			}
+			time.Sleep(3 * time.Second)
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed := time.Now()
+			cmd.Wait()
+			close(stop)
+			var ms []marker
+			for _, w := range waits {
+				ms = append(ms, w()...)
+			}
+			slices.SortFunc(ms, func(a, b marker) int { return a.acked.Compare(b.acked) })
+
+			// Disaster recovery: a new machine, nothing but the remote.
+			dr := newCLI(t, remoteEnv...)
+			r := dr.run("restore", "--from-remote", "latest", "--auto-confirm")
+			if r.code != 0 {
+				t.Fatalf("restore --from-remote latest: %s\n%s", r, logs)
+			}
+			got := bodies(t, dr.dbPath)
+			var acked, lost int
+			for _, m := range ms {
+				if !m.acknowledged {
+					continue
+				}
+				acked++
+				if !slices.Contains(got, m.body) {
+					lost++
+					if m.acked.Before(killed.Add(-time.Second)) {
+						t.Errorf("%s, acknowledged %s before the kill, is not off site", m.body, killed.Sub(m.acked).Round(time.Millisecond))
+					}
+				}
+			}
+			t.Logf("%s: %d writes acknowledged, %d not off site at the kill", d.name, acked, lost)
+
+			// A moment in the middle, from the remote alone.
+			mid := ms[len(ms)/2].acked
+			dr2 := newCLI(t, remoteEnv...)
+			r = dr2.run("restore", "--from-remote", "--to-time", mid.Format(time.RFC3339Nano), "--auto-confirm")
+			if r.code != 0 {
+				t.Fatalf("restore --from-remote --to-time: %s", r)
+			}
+			got = bodies(t, dr2.dbPath)
+			for _, m := range ms {
+				has := slices.Contains(got, m.body)
+				if m.acknowledged && m.acked.Before(mid.Add(-time.Second)) && !has {
+					t.Errorf("restore to %s lacks %s", mid.Format("15:04:05.000"), m.body)
+				}
+				if m.sent.After(mid) && has {
+					t.Errorf("restore to %s holds %s, sent after", mid.Format("15:04:05.000"), m.body)
+				}
+			}
+		})
+	}
+}

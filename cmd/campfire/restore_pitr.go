@@ -34,9 +34,11 @@ func parseRestoreTime(s string) (time.Time, error) {
 // continuous backup.
 func hasChain(dir string) bool {
 	entries, err := backup.List(dir)
-	if err != nil {
-		return false
-	}
+	return err == nil && chainIn(entries)
+}
+
+// chainIn reports whether a full backup among entries starts a chain.
+func chainIn(entries []backup.Entry) bool {
 	for _, en := range entries {
 		if en.Manifest != nil && en.Manifest.Chain != nil {
 			return true

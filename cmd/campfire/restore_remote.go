@@ -37,27 +37,45 @@ func runRestoreRemote(cmd *cobra.Command, e *env, f restoreFlags, args []string)
 		}
 		return listRemoteRestorable(cmd, e, cfg, f.asJSON)
 	}
-	if len(args) == 0 {
-		return usageErrorf("name the backup to restore: campfire restore --from-remote latest, or campfire restore --from-remote NAME (campfire restore --list --from-remote shows them)")
+	toTime := cmd.Flags().Changed("to-time")
+	if toTime && len(args) > 0 {
+		return usageErrorf("--to-time picks the backups itself: name no backup (%q)", args[0])
+	}
+	if len(args) == 0 && !toTime {
+		return usageErrorf("name the backup to restore: campfire restore --from-remote latest, campfire restore --from-remote NAME, or --to-time \"YYYY-MM-DD HH:MM:SS\" (campfire restore --list --from-remote shows them)")
 	}
 	entries, where, err := listRemoteBackups(cmd.Context(), cfg)
 	if err != nil {
 		return err
 	}
-	pick, note, err := backup.PickRemote(entries, where, args[0])
-	if err != nil {
-		return err
-	}
-	if note != "" {
-		fmt.Fprintf(e.Stderr, "note: %s\n", note)
-	}
 	dir := absPath(cfg.BackupDir)
-	req := admin.RestoreRequest{File: pick.Name, Dir: dir, Keys: configKeys(cfg, f.identities), Actor: actor(), Remote: true}
+	req := admin.RestoreRequest{Dir: dir, Keys: configKeys(cfg, f.identities), Actor: actor(), Remote: true}
+	switch {
+	case toTime:
+		if req.ToTime, err = parseRestoreTime(f.toTime); err != nil {
+			return err
+		}
+		req.PointInTime = true
+	case args[0] == "latest" && chainIn(entries):
+		req.PointInTime = true // the last commit shipped off-site
+	default:
+		pick, note, err := backup.PickRemote(entries, where, args[0])
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			fmt.Fprintf(e.Stderr, "note: %s\n", note)
+		}
+		req.File = pick.Name
+	}
+	if f.verifyOnly && req.PointInTime {
+		return usageErrorf("--verify-only checks one backup file; for a point-in-time restore use --dry-run, which verifies the base and every segment")
+	}
 	if f.verifyOnly {
 		return restoreVerifyOnly(cmd, e, cfg, req, f.asJSON)
 	}
 	if !f.dryRun && !f.autoConfirm && !e.terminal(e.Stdin) {
-		return usageErrorf("refusing to restore without confirmation: stdin is not a terminal. Check with 'campfire restore --from-remote %s --dry-run', then run again with --auto-confirm; nothing was changed", args[0])
+		return usageErrorf("refusing to restore without confirmation: stdin is not a terminal. Check with --dry-run first, then run again with --auto-confirm; nothing was changed")
 	}
 	// Disaster recovery starts from nothing: the database's directory
 	// holds its lock and the prepared file.

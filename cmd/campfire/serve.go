@@ -70,7 +70,7 @@ func serve(ctx context.Context, e *env, cfg Config) error {
 	}
 	defer lock.Unlock()
 	ops := newOps(cfg, logger)
-	cont, err := newContinuous(cfg, ops, logger)
+	cont, err := newContinuous(ctx, cfg, ops, logger)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/campfire-in-go/campfire/internal/admin"
 	"github.com/campfire-in-go/campfire/internal/backup"
+	"github.com/campfire-in-go/campfire/internal/remote"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
@@ -20,7 +21,7 @@ type continuous struct {
 
 // newContinuous returns serve's continuous backup, or nil when
 // CAMPFIRE_BACKUP_CONTINUOUS is off.
-func newContinuous(cfg Config, ops *admin.Ops, logger *slog.Logger) (*continuous, error) {
+func newContinuous(ctx context.Context, cfg Config, ops *admin.Ops, logger *slog.Logger) (*continuous, error) {
 	if !cfg.BackupContinuous {
 		return nil, nil
 	}
@@ -28,7 +29,15 @@ func newContinuous(cfg Config, ops *admin.Ops, logger *slog.Logger) (*continuous
 	if err != nil {
 		return nil, fmt.Errorf("continuous backup: %w", err)
 	}
+	var st *remote.Store
+	if cfg.BackupRemote != "" {
+		// Every segment and chain base is copied there too.
+		if st, err = ops.OpenRemote(ctx); err != nil {
+			return nil, fmt.Errorf("continuous backup: %w", err)
+		}
+	}
 	return &continuous{logger: logger, rep: &backup.Replicator{
+		Remote: st,
 		Engine: &backup.Engine{
 			Dir: ops.Config.Dir, Host: ops.Config.Host, AppVersion: ops.AppVersion, Identities: ids,
 		},

@@ -45,6 +45,13 @@ func startScheduler(ctx context.Context, cfg Config, srv *web.Server, ops *admin
 			st.Destinations = append(st.Destinations, monitor.Destination{
 				Name: "backup directory", ConsecutiveFailures: stats.ConsecutiveErrors, LastError: stats.LastError,
 			})
+			if off, offLag, ok := rep.Offsite(); ok {
+				// The off-site copy's lag is the RPO when the machine is lost.
+				lag = max(lag, offLag)
+				st.Destinations = append(st.Destinations, monitor.Destination{
+					Name: off.Destination, ConsecutiveFailures: off.ConsecutiveErrors, LastError: off.LastError,
+				})
+			}
 		}
 		return monitor.Check(time.Now(), st, cfg.Alerts.Thresholds), nil
 	}

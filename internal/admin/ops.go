@@ -349,7 +349,7 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 // running server). It changes nothing but a temporary file beside target;
 // the caller applies the plan, then calls RecordRestore.
 func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target string, openByCaller bool, progress ProgressFunc) (*backup.Plan, error) {
-	if req.Remote {
+	if req.Remote && !req.PointInTime {
 		return o.prepareRemoteRestore(ctx, req, target, openByCaller, progress)
 	}
 	ids, err := o.Identities(req.Keys)
@@ -363,8 +363,16 @@ func (o *Ops) PrepareRestore(ctx context.Context, req RestoreRequest, target str
 	if progress != nil {
 		opts.Progress = func(done, total int64) { progress(Progress{Stage: "verify", Done: done, Total: total}) }
 	}
+	if req.PointInTime && req.Remote {
+		st, err := o.OpenRemote(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		return backup.PrepareRemotePointInTime(ctx, st, req.ToTime, target, opts)
+	}
 	if req.PointInTime {
-		return backup.PreparePointInTime(ctx, backup.DirStore(o.Dir(req.Dir)), req.ToTime, target, opts)
+		return backup.PreparePointInTime(ctx, req.ToTime, target, opts)
 	}
 	path, err := o.resolve(req.File, req.Dir)
 	if err != nil {

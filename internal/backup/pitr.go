@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/campfire-in-go/campfire/internal/remote"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
@@ -286,12 +287,13 @@ func countRowsOf(ctx context.Context, path string) (map[string]int64, error) {
 }
 
 // PreparePointInTime prepares the restore of the continuous-backup chain
-// in st to target (zero: the last shipped commit) over the database at
-// target path: PlanPointInTime, then PrepareRestore of the plan's base
-// rolled forward by its segments and checked against the recorded
-// checksum. The backup directory's lock is held while the segments are
-// read, so pruning never deletes one under the restore.
-func PreparePointInTime(ctx context.Context, st ObjectStore, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
+// in the backup directory (opts.BackupDir) to at (zero: the last shipped
+// commit) over the database at target: PlanPointInTime, then
+// PrepareRestore of the plan's base rolled forward by its segments and
+// checked against the recorded checksum. The backup directory's lock is
+// held while the segments are read, so pruning never deletes one under
+// the restore.
+func PreparePointInTime(ctx context.Context, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
 	if opts.BackupDir != "" {
 		wait := opts.LockWait
 		if wait == 0 {
@@ -307,14 +309,44 @@ func PreparePointInTime(ctx context.Context, st ObjectStore, at time.Time, targe
 	if err != nil {
 		return nil, err
 	}
+	return preparePointInTime(ctx, DirStore(opts.BackupDir), entries, nil, at, target, opts)
+}
+
+// PrepareRemotePointInTime is PreparePointInTime from a remote destination
+// alone (disaster recovery): the backups are its manifests, the base is
+// downloaded into opts.BackupDir and checked, the segments are read from
+// it.
+func PrepareRemotePointInTime(ctx context.Context, st *remote.Store, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
+	entries, err := ListRemote(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	fetch := func(ctx context.Context, e Entry) (string, func(), error) {
+		return Download(ctx, st, e, opts.BackupDir, opts.Progress)
+	}
+	return preparePointInTime(ctx, st, entries, fetch, at, target, opts)
+}
+
+// preparePointInTime plans and prepares; fetch, when set, brings a base
+// from elsewhere into a local file.
+func preparePointInTime(ctx context.Context, st ObjectStore, entries []Entry, fetch func(context.Context, Entry) (string, func(), error), at time.Time, target string, opts RestoreOptions) (*Plan, error) {
 	pitr, err := PlanPointInTime(ctx, st, entries, at)
 	if err != nil {
 		return nil, err
 	}
+	base := pitr.Base.Path
+	if fetch != nil {
+		path, cleanup, err := fetch(ctx, pitr.Base)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		base = path
+	}
 	opts.Roll = func(ctx context.Context, path string) error {
 		return pitr.Roll(ctx, st, opts.Identities, path, nil)
 	}
-	p, err := PrepareRestore(ctx, pitr.Base.Path, target, opts)
+	p, err := PrepareRestore(ctx, base, target, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/campfire-in-go/campfire/internal/remote"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
 
@@ -60,6 +61,11 @@ type Replicator struct {
 	// checkpoint; zero means DefaultReplicaCheckpointPages.
 	CheckpointPages int64
 	Now             func() time.Time
+	// Remote, when set, receives a copy of every segment RemoteDelay
+	// after it is written locally, and of every full backup a chain
+	// starts from (see offsite).
+	Remote      *remote.Store
+	RemoteDelay time.Duration
 
 	store ObjectStore
 	codec *segmentCodec
@@ -90,6 +96,10 @@ type Replicator struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	off       *offsite
+	offCancel context.CancelFunc
+	offDone   chan struct{}
 }
 
 // ReplicationStats is what the Replicator reports (health, metrics).
@@ -169,6 +179,20 @@ func (r *Replicator) Start(ctx context.Context) error {
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel, r.done = cancel, make(chan struct{})
 	go r.loop(loopCtx)
+	if r.Remote != nil {
+		if r.off == nil {
+			r.off = newOffsite(r.Remote, r.Engine.Dir, r.RemoteDelay)
+			r.off.report = func(err error) {
+				r.logger().Error("continuous backup: copying off site failed; retrying with backoff", "destination", r.Remote.String(), "err", err)
+			}
+		}
+		offCtx, offCancel := context.WithCancel(context.WithoutCancel(ctx))
+		r.offCancel, r.offDone = offCancel, make(chan struct{})
+		go func() {
+			defer close(r.offDone)
+			r.off.run(offCtx)
+		}()
+	}
 	return nil
 }
 
@@ -189,9 +213,18 @@ func (r *Replicator) Close(ctx context.Context) error {
 		err = nil
 	}
 	r.shipMu.Lock()
-	defer r.shipMu.Unlock()
 	if terr := r.writeTip(ctx, true); err == nil {
 		err = terr
+	}
+	r.shipMu.Unlock()
+	if r.off != nil {
+		// The last segments and the tip go off site before the server
+		// stops, as far as ctx allows.
+		r.offCancel()
+		<-r.offDone
+		if ferr := r.off.flush(ctx); ferr != nil && err == nil {
+			err = fmt.Errorf("continuous backup: copy the last segments off site: %w", ferr)
+		}
 	}
 	return err
 }
@@ -257,6 +290,15 @@ func (r *Replicator) Incremental(ctx context.Context) (*Result, error) {
 		}
 	}
 	return &Result{Path: filepath.Join(r.Engine.Dir, walPrefix, pos.Chain), Manifest: m}, nil
+}
+
+// Offsite returns the state of the copy off site (ok false without one)
+// and the age of the oldest commit not there yet.
+func (r *Replicator) Offsite() (stats OffsiteStats, lag time.Duration, ok bool) {
+	if r.off == nil {
+		return stats, 0, false
+	}
+	return r.off.snapshot(), r.off.lag(time.Now()), true
 }
 
 // Stats returns a copy of the counters.
@@ -463,9 +505,13 @@ func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
 		return fmt.Errorf("write segment %d: %w", s.First, err)
 	}
 	r.seq, r.pos, r.sums, r.since, r.dbPages, r.checksum = s.Last, b.End, sums, at, b.DBPages, s.Checksum
-	lag := time.Duration(0)
+	lag, commitAt := time.Duration(0), at
 	if ns := r.pendingSince.Load(); ns != 0 {
-		lag = time.Since(time.Unix(0, ns))
+		lag, commitAt = time.Since(time.Unix(0, ns)), time.Unix(0, ns).UTC()
+	}
+	if r.off != nil {
+		r.off.add(upload{key: SegmentKey(s.SegmentHeader, r.codec.encryption()), seq: s.Last, commitAt: commitAt},
+			chainTip{Chain: r.chain, Last: s.Last, At: at, Checksum: s.Checksum})
 	}
 	r.statsMu.Lock()
 	r.stats.Chain, r.stats.Seq, r.stats.LastShipAt = r.chain, r.seq, at
@@ -483,7 +529,11 @@ func (r *Replicator) writeTip(ctx context.Context, closed bool) error {
 		return nil
 	}
 	r.lastTip = r.now()
-	return putJSON(ctx, r.store, tipKey(r.chain), chainTip{Chain: r.chain, Last: r.seq, At: r.since, Checksum: r.checksum, Closed: closed})
+	tip := chainTip{Chain: r.chain, Last: r.seq, At: r.since, Checksum: r.checksum, Closed: closed}
+	if r.off != nil {
+		r.off.setTip(tip)
+	}
+	return putJSON(ctx, r.store, tipKey(r.chain), tip)
 }
 
 // Source is the database as a backup Source whose full and hot backups
