@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -82,6 +83,30 @@ func TestContinuousBackup_PointInTime(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	close(stop)
 	ms := wait()
+	var h struct {
+		Backups struct {
+			LastIncremental *time.Time `json:"last_incremental"`
+			Lag             *float64   `json:"replication_lag_seconds"`
+			Continuous      *struct {
+				Chain    string `json:"chain"`
+				Segments int64  `json:"segments"`
+			} `json:"continuous"`
+			Restorable *struct{ From, To time.Time } `json:"restorable"`
+		} `json:"backups"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, base+"/health/detailed")), &h); err != nil {
+		t.Fatal(err)
+	}
+	if b := h.Backups; b.LastIncremental == nil || b.Lag == nil || *b.Lag > 1 || b.Continuous == nil || b.Continuous.Segments < 10 ||
+		b.Restorable == nil || !b.Restorable.To.After(b.Restorable.From) {
+		t.Errorf("/health/detailed backups: %+v", b)
+	}
+	m := httpGet(t, base+"/metrics")
+	for _, name := range []string{`campfire_backup_replication_lag_seconds{destination="local"}`, "campfire_backup_replication_segments_total", "campfire_backup_checkpoint_stall_max_seconds"} {
+		if !strings.Contains(m, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 	r := c.run("backup", "incremental").want(t, 0)
 	if !strings.Contains(r.stdout, "taken by the running server") || !strings.Contains(r.stdout, "incrementally: chain") {
 		t.Errorf("backup incremental:\n%s", r.stdout)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/campfire-in-go/campfire/internal/backup"
 )
 
 // remoteHealth reads backups.remote from /health/detailed.
@@ -49,7 +52,10 @@ func TestServeRemote(t *testing.T) {
 	if !strings.Contains(r.stdout, "taken by the running server") || !strings.Contains(r.stdout, "off-site: ") {
 		t.Errorf("backup --remote through the server:\n%s", r.stdout)
 	}
-	if es := c.remoteList(); len(es) != 1 || es[0].Status != "verified" {
+	// The hot backup, and the full backup continuous backup started its
+	// chain from (copied off site by the replicator).
+	es := c.remoteList()
+	if hot := slices.IndexFunc(es, func(e backup.Entry) bool { return e.Type == backup.TypeHot }); len(es) != 2 || hot < 0 || es[hot].Status != "verified" {
 		t.Fatalf("remote after the server's upload: %+v", es)
 	}
 	mustPost(t, base, token, "not in the backup")

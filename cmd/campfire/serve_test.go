@@ -49,7 +49,14 @@ func startServe(t *testing.T, dbPath string, extraEnv ...string) (*exec.Cmd, str
 		}
 		rest.Write([]byte(sc.Text() + "\n"))
 		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "campfire serving" {
-			go io.Copy(&rest, stderr)
+			// The same scanner goes on: lines it has buffered already
+			// would be lost to a new reader of the pipe.
+			go func() {
+				for sc.Scan() {
+					rest.Write([]byte(sc.Text() + "\n"))
+				}
+				io.Copy(&rest, stderr) // a line too long for the scanner
+			}()
 			return cmd, "http://" + line.Addr, &rest
 		}
 	}

@@ -56,6 +56,7 @@ type Ops struct {
 type Continuous interface {
 	Source() backup.Source
 	Incremental(ctx context.Context) (*backup.Result, error)
+	Health() backup.ReplicationHealth
 }
 
 // Recorder stores audit events: the server's *sqldb.DB, or FileRecorder
@@ -162,22 +163,7 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 	}
 	finished := time.Now()
 
-	ev := sqldb.BackupEvent{
-		Action: sqldb.BackupActionBackup, Type: string(typ), Actor: actorOr(req.Actor),
-		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
-	}
-	if res != nil {
-		ev.File = filepath.Base(res.Path)
-		ev.Bytes = res.Manifest.StoredBytes
-	} else if req.Output != "" {
-		ev.File = filepath.Base(req.Output)
-	}
-	if err != nil {
-		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
-	} else {
-		ev.Status, ev.Detail = sqldb.BackupStatusSuccess, describeBackup(res)
-	}
-	o.audit(ctx, rec, ev)
+	ev := o.RecordBackup(ctx, rec, typ, req.Actor, req.Output, res, err, started, finished)
 
 	if req.Verify && res != nil && res.Report != nil {
 		v := sqldb.BackupEvent{
@@ -198,6 +184,28 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 		err = o.upload(ctx, rec, res, req.Actor, progress)
 	}
 	return res, err
+}
+
+// RecordBackup audits one backup (res, or err with output its requested
+// name) and returns the event recorded.
+func (o *Ops) RecordBackup(ctx context.Context, rec Recorder, typ backup.Type, actor, output string, res *backup.Result, err error, started, finished time.Time) sqldb.BackupEvent {
+	ev := sqldb.BackupEvent{
+		Action: sqldb.BackupActionBackup, Type: string(typ), Actor: actorOr(actor),
+		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
+	}
+	if res != nil {
+		ev.File = filepath.Base(res.Path)
+		ev.Bytes = res.Manifest.StoredBytes
+	} else if output != "" {
+		ev.File = filepath.Base(output)
+	}
+	if err != nil {
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
+	} else {
+		ev.Status, ev.Detail = sqldb.BackupStatusSuccess, describeBackup(res)
+	}
+	o.audit(ctx, rec, ev)
+	return ev
 }
 
 // incremental ships what the server committed since its last segment, or,

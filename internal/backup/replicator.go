@@ -66,6 +66,9 @@ type Replicator struct {
 	// starts from (see offsite).
 	Remote      *remote.Store
 	RemoteDelay time.Duration
+	// OnBase, when set, hears of every full backup the replicator takes
+	// to start a chain (for the audit log).
+	OnBase func(ctx context.Context, res *Result, err error, started, finished time.Time)
 
 	store ObjectStore
 	codec *segmentCodec
@@ -552,7 +555,11 @@ func (r *Replicator) newChain(ctx context.Context) (*Result, error) {
 	eng := *r.Engine
 	cs := &chainSource{r: r, fresh: true}
 	eng.Source = cs
+	started := time.Now()
 	res, err := eng.Backup(ctx, Request{Type: TypeFull, Recipients: r.Recipients})
+	if r.OnBase != nil {
+		r.OnBase(ctx, res, err, started, time.Now())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("continuous backup: base backup: %w", err)
 	}
@@ -654,4 +661,45 @@ func (r *Replicator) startFresh(ctx context.Context) error {
 	r.pos, r.anyWAL = b.End, false
 	r.pendingSince.Store(0)
 	return nil
+}
+
+// ReplicationHealth is continuous backup's state for /health/detailed and
+// /metrics.
+type ReplicationHealth struct {
+	Chain         string    `json:"chain"`
+	Seq           uint64    `json:"seq"`
+	LastShippedAt time.Time `json:"last_shipped_at"`
+	// LagSeconds is the age of the oldest commit not yet in a segment:
+	// what a crash of the machine would lose now.
+	LagSeconds           float64 `json:"replication_lag_seconds"`
+	Segments             int64   `json:"segments"`
+	Bytes                int64   `json:"bytes"`
+	Checkpoints          int64   `json:"checkpoints"`
+	MaxCheckpointStallMS float64 `json:"max_checkpoint_stall_ms"`
+	MaxLagMS             float64 `json:"max_lag_ms"`
+	Errors               int64   `json:"errors"`
+	LastError            string  `json:"last_error,omitempty"`
+	// Offsite is the copy to the remote destination (nil without one).
+	Offsite *OffsiteHealth `json:"offsite"`
+}
+
+// OffsiteHealth is the remote copy's part of ReplicationHealth.
+type OffsiteHealth struct {
+	OffsiteStats
+	LagSeconds float64 `json:"replication_lag_seconds"`
+}
+
+// Health reports the replicator's state.
+func (r *Replicator) Health() ReplicationHealth {
+	st := r.Stats()
+	h := ReplicationHealth{
+		Chain: st.Chain, Seq: st.Seq, LastShippedAt: st.LastShipAt, LagSeconds: r.Lag().Seconds(),
+		Segments: st.Segments, Bytes: st.Bytes, Checkpoints: st.Checkpoints,
+		MaxCheckpointStallMS: float64(st.MaxStall.Microseconds()) / 1000, MaxLagMS: float64(st.MaxLag.Microseconds()) / 1000,
+		Errors: st.Errors, LastError: st.LastError,
+	}
+	if off, lag, ok := r.Offsite(); ok {
+		h.Offsite = &OffsiteHealth{OffsiteStats: off, LagSeconds: lag.Seconds()}
+	}
+	return h
 }

@@ -94,8 +94,10 @@ type backupHealth struct {
 	LastFull           *time.Time `json:"last_full"`
 	LastFullAgeSeconds *float64   `json:"last_full_age_seconds"`
 	LastHot            *time.Time `json:"last_hot"`
-	// LastIncremental stays null until continuous backup exists, and
-	// with it ReplicationLagSeconds.
+	// LastIncremental is the last segment of continuous backup, and
+	// ReplicationLagSeconds the age of the oldest commit not yet shipped
+	// (off site too, when a destination is configured): the actual RPO.
+	// Both null when continuous backup is off.
 	LastIncremental       *time.Time `json:"last_incremental"`
 	ReplicationLagSeconds *float64   `json:"replication_lag_seconds"`
 	LastVerified          *time.Time `json:"last_verified"`
@@ -110,6 +112,15 @@ type backupHealth struct {
 	// Remote is the off-site destination's last self-test (serve runs
 	// one at start); null without a destination or before it finished.
 	Remote *admin.RemoteCheck `json:"remote"`
+	// Continuous is continuous backup's state (null when off), and
+	// Restorable the window point-in-time restore covers: from the
+	// oldest full backup a chain starts from to the last shipped commit
+	// (campfire restore --list checks every segment of it).
+	Continuous *backup.ReplicationHealth `json:"continuous"`
+	Restorable *struct {
+		From time.Time `json:"from"`
+		To   time.Time `json:"to"`
+	} `json:"restorable"`
 }
 
 // backupStatus fills the backups section; disk is the backup directory's
@@ -131,6 +142,7 @@ func (s *Server) backupStatus(ctx context.Context, now time.Time) (backupHealth,
 				h.Error = "cannot list the backup directory"
 			} else {
 				h.Count = len(entries)
+				s.continuousStatus(&h, entries)
 			}
 		}
 	}
@@ -166,4 +178,38 @@ func (s *Server) backupStatus(ctx context.Context, now time.Time) (backupHealth,
 		h.FailuresTotal += n
 	}
 	return h, disk
+}
+
+// continuousStatus fills the continuous backup part of h.
+func (s *Server) continuousStatus(h *backupHealth, entries []backup.Entry) {
+	if s.Backups.Continuous == nil {
+		return
+	}
+	c := s.Backups.Continuous.Health()
+	h.Continuous = &c
+	if !c.LastShippedAt.IsZero() {
+		t := c.LastShippedAt
+		h.LastIncremental = &t
+	}
+	lag := c.LagSeconds
+	if c.Offsite != nil {
+		lag = max(lag, c.Offsite.LagSeconds)
+	}
+	h.ReplicationLagSeconds = &lag
+	var from time.Time
+	for _, e := range entries {
+		if e.Manifest != nil && e.Manifest.Chain != nil && (from.IsZero() || e.CreatedAt.Before(from)) {
+			from = e.CreatedAt
+		}
+	}
+	if !from.IsZero() {
+		to := from
+		if c.LastShippedAt.After(from) {
+			to = c.LastShippedAt
+		}
+		h.Restorable = &struct {
+			From time.Time `json:"from"`
+			To   time.Time `json:"to"`
+		}{from, to}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/campfire-in-go/campfire/internal/admin"
 	"github.com/campfire-in-go/campfire/internal/live"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 )
@@ -24,7 +25,7 @@ type metrics struct {
 
 // newMetrics builds the registry; db returns the current database (a
 // restore replaces it) and is only called while serving /metrics.
-func newMetrics(db func() *sqldb.DB, hub *live.Hub) *metrics {
+func newMetrics(db func() *sqldb.DB, hub *live.Hub, cont func() admin.Continuous) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,6 +49,7 @@ func newMetrics(db func() *sqldb.DB, hub *live.Hub) *metrics {
 		dbCollector{db},
 		liveCollector{hub},
 		backupCollector{db},
+		replicationCollector{cont},
 	)
 	return m
 }

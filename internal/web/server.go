@@ -110,7 +110,12 @@ func (s *Server) Handler() http.Handler {
 		panic(err)
 	}
 	s.started = time.Now()
-	s.metrics = newMetrics(func() *sqldb.DB { return s.DB }, s.Hub)
+	s.metrics = newMetrics(func() *sqldb.DB { return s.DB }, s.Hub, func() admin.Continuous {
+		if s.Backups == nil {
+			return nil
+		}
+		return s.Backups.Continuous
+	})
 	s.logins = newRateLimiter(s.LoginLimit, s.LoginWindow)
 	s.dummy, _ = bcrypt.GenerateFromPassword([]byte("campfire-timing-equalizer"), s.BcryptCost)
 
