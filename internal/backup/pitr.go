@@ -83,14 +83,14 @@ func Windows(ctx context.Context, st ObjectStore, entries []Entry) ([]Window, er
 		_ = getJSON(ctx, st, tipKey(c), &tip)
 		first := byChain[c][0]
 		w := Window{Chain: c, From: first.CreatedAt, To: first.CreatedAt, Bases: len(byChain[c]), Segments: len(refs), Closed: tip.Closed}
-		cur, at, problem := walk(refs, first.Manifest.Chain.Seq, time.Time{})
+		cur, at, problem := walk(refs, first.Manifest.Chain.Seq, nil)
 		if !at.IsZero() {
 			w.To = at
 		}
 		// A later base may bridge a gap the segments leave.
 		for _, b := range byChain[c][1:] {
 			if b.Manifest.Chain.Seq > cur {
-				cur, at, problem = walk(refs, b.Manifest.Chain.Seq, time.Time{})
+				cur, at, problem = walk(refs, b.Manifest.Chain.Seq, nil)
 				w.To = b.CreatedAt
 				if !at.IsZero() {
 					w.To = at
@@ -107,16 +107,17 @@ func Windows(ctx context.Context, st ObjectStore, entries []Entry) ([]Window, er
 }
 
 // walk follows refs from position seq, taking at each step the segment
-// that reaches furthest without passing target (zero: no limit). It
-// returns the position reached, the At of its segment and, when segments
+// that reaches furthest among those ok allows (nil: all). It returns the
+// position reached, the At of its segment and, when allowed segments
 // exist beyond a hole, what is missing.
-func walk(refs []segmentRef, seq uint64, target time.Time) (uint64, time.Time, string) {
+func walk(refs []segmentRef, seq uint64, ok func(segmentRef) bool) (uint64, time.Time, string) {
+	allowed := func(r segmentRef) bool { return ok == nil || ok(r) }
 	cur := seq
 	var at time.Time
 	for {
 		best := -1
 		for i, r := range refs {
-			if r.First > cur+1 || r.Last <= cur || (!target.IsZero() && r.At.After(target)) {
+			if r.First > cur+1 || r.Last <= cur || !allowed(r) {
 				continue
 			}
 			if best < 0 || r.Last > refs[best].Last {
@@ -129,11 +130,20 @@ func walk(refs []segmentRef, seq uint64, target time.Time) (uint64, time.Time, s
 		cur, at = refs[best].Last, refs[best].At
 	}
 	for _, r := range refs {
-		if r.First > cur+1 && (target.IsZero() || !r.At.After(target)) {
+		if r.First > cur+1 && allowed(r) {
 			return cur, at, fmt.Sprintf("segment %d is missing (segment %d exists)", cur+1, r.First)
 		}
 	}
 	return cur, at, ""
+}
+
+// before allows the segments whose commits all happened at or before
+// target (zero: every segment).
+func before(target time.Time) func(segmentRef) bool {
+	if target.IsZero() {
+		return nil
+	}
+	return func(r segmentRef) bool { return !r.At.After(target) }
 }
 
 // PlanPointInTime picks the newest chain base taken at or before target
@@ -154,25 +164,55 @@ func PlanPointInTime(ctx context.Context, st ObjectStore, entries []Entry, targe
 		}
 		return nil, fail(ErrNotFound, "nothing to restore at %s: the earliest restorable moment is %s", target.Format(time.RFC3339), bases[0].CreatedAt.Format(time.RFC3339))
 	}
+	p, err := planFrom(ctx, st, *base, before(target), func(tip chainTip) bool { return target.IsZero() || !tip.At.After(target) })
+	if p != nil {
+		p.Target = target
+	}
+	return p, err
+}
+
+// PlanPosition plans the restore of chain exactly to position seq (a
+// restore drill compares the result with the live database there).
+func PlanPosition(ctx context.Context, st ObjectStore, entries []Entry, chain string, seq uint64) (*PITRPlan, error) {
+	var base *Entry
+	for _, b := range chainBases(entries) {
+		if b.Manifest.Chain.Chain == chain && b.Manifest.Chain.Seq <= seq {
+			base = &b
+		}
+	}
+	if base == nil {
+		return nil, fail(ErrNotFound, "no full backup of chain %s at or before position %d", chain, seq)
+	}
+	p, err := planFrom(ctx, st, *base, func(r segmentRef) bool { return r.Last <= seq }, func(tip chainTip) bool { return tip.Last <= seq })
+	if err == nil && p.Seq != seq {
+		return nil, fail(ErrSegmentMissing, "chain %s reaches position %d, not %d", chain, p.Seq, seq)
+	}
+	return p, err
+}
+
+// planFrom plans from base with the segments ok allows; tipCounts says
+// whether the chain's tip record is within reach (then segments up to it
+// must exist).
+func planFrom(ctx context.Context, st ObjectStore, base Entry, ok func(segmentRef) bool, tipCounts func(chainTip) bool) (*PITRPlan, error) {
 	pos := base.Manifest.Chain
 	refs, err := listSegments(ctx, st, pos.Chain)
 	if err != nil {
 		return nil, err
 	}
-	cur, at, problem := walk(refs, pos.Seq, target)
+	cur, at, problem := walk(refs, pos.Seq, ok)
 	if problem != "" {
 		return nil, fail(ErrSegmentMissing, "chain %s: %s: cannot restore past %d", pos.Chain, problem, cur)
 	}
 	var tip chainTip
-	if err := getJSON(ctx, st, tipKey(pos.Chain), &tip); err == nil && tip.Last > cur && (target.IsZero() || !tip.At.After(target)) {
+	if err := getJSON(ctx, st, tipKey(pos.Chain), &tip); err == nil && tip.Last > cur && tipCounts(tip) {
 		return nil, fail(ErrSegmentMissing, "chain %s: segments %d to %d are missing (the chain's tip record says it reached %d at %s)", pos.Chain, cur+1, tip.Last, tip.Last, tip.At.Format(time.RFC3339))
 	}
-	p := &PITRPlan{Base: *base, Chain: pos.Chain, Seq: pos.Seq, At: base.CreatedAt, Checksum: pos.Checksum, Target: target}
+	p := &PITRPlan{Base: base, Chain: pos.Chain, Seq: pos.Seq, At: base.CreatedAt, Checksum: pos.Checksum}
 	// The chosen path, in order.
 	for c := pos.Seq; c < cur; {
 		best := -1
 		for i, r := range refs {
-			if r.First <= c+1 && r.Last > c && r.Last <= cur && (best < 0 || r.Last > refs[best].Last) {
+			if r.First <= c+1 && r.Last > c && r.Last <= cur && (ok == nil || ok(r)) && (best < 0 || r.Last > refs[best].Last) {
 				best = i
 			}
 		}

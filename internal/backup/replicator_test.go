@@ -278,3 +278,27 @@ func TestReplicator_LongReaderKeepsWritersMovingAndWALBounded(t *testing.T) {
 		t.Fatalf("restored %d messages, want %d", len(got), len(want))
 	}
 }
+
+func TestReplicator_Drill(t *testing.T) {
+	r := newReplicated(t, 50)
+	for i := range 200 {
+		r.post(t, fmt.Sprintf("message %d", i))
+	}
+	rep, err := r.rep.Drill(ctx, nil)
+	if err != nil || !rep.OK {
+		t.Fatalf("drill: %+v, %v", rep, err)
+	}
+	if rep.Segments == 0 || len(rep.Checks) != 5 {
+		t.Errorf("drill report %+v", rep)
+	}
+	// A damaged segment fails the drill, by name.
+	segs, _ := filepath.Glob(filepath.Join(r.dir, "wal", "*", "0", "*.seg.zst"))
+	slices.Sort(segs)
+	data, _ := os.ReadFile(segs[1])
+	data[len(data)-3] ^= 1
+	os.WriteFile(segs[1], data, 0o600)
+	rep, err = r.rep.Drill(ctx, nil)
+	if err == nil || rep == nil || rep.OK || !strings.Contains(err.Error(), filepath.Base(segs[1])) {
+		t.Fatalf("drill with a damaged segment: %+v, %v", rep, err)
+	}
+}
