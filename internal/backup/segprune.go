@@ -89,7 +89,7 @@ func PruneSegments(ctx context.Context, st ObjectStore, entries []Entry, keep fu
 	}
 	now = now.UTC()
 	res := &SegmentPrune{Store: st.String(), Now: now, Window: pitrWindow, DryRun: dryRun}
-	refs, chains, err := listWAL(ctx, st)
+	refs, chains, present, err := listWAL(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("prune segments: %w", err)
 	}
@@ -113,7 +113,7 @@ func PruneSegments(ctx context.Context, st ObjectStore, entries []Entry, keep fu
 		if cp.Problem != "" {
 			res.Problems = append(res.Problems, cp.Problem)
 		}
-		if err := res.apply(ctx, st, &cp, byChain[c]); err != nil {
+		if err := res.apply(ctx, st, &cp, byChain[c], present); err != nil {
 			errs = append(errs, err)
 		}
 		res.Chains = append(res.Chains, cp)
@@ -141,20 +141,22 @@ func PruneSegmentsInDir(ctx context.Context, dir string, keep func(Entry) bool, 
 	return PruneSegments(ctx, DirStore(dir), entries, keep, pitrWindow, now, dryRun)
 }
 
-// listWAL lists the segments of every chain and the chains that have any
-// object under wal/ (a chain whose segments are gone may keep its tip).
-func listWAL(ctx context.Context, st ObjectStore) ([]segmentRef, []string, error) {
+// listWAL lists the segments of every chain, the chains that have any
+// object under wal/ (a chain whose segments are gone may keep its tip),
+// and every key.
+func listWAL(ctx context.Context, st ObjectStore) ([]segmentRef, []string, map[string]bool, error) {
 	refs, err := listSegments(ctx, st, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	objs, err := st.List(ctx, walPrefix+"/")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	seen := map[string]bool{}
+	present, seen := map[string]bool{}, map[string]bool{}
 	var chains []string
 	for _, o := range objs {
+		present[o.Key] = true
 		parts := strings.Split(o.Key, "/")
 		if len(parts) >= 3 && parts[0] == walPrefix && !seen[parts[1]] {
 			seen[parts[1]] = true
@@ -162,7 +164,7 @@ func listWAL(ctx context.Context, st ObjectStore) ([]segmentRef, []string, error
 		}
 	}
 	sort.Strings(chains)
-	return refs, chains, nil
+	return refs, chains, present, nil
 }
 
 // keptBases are the chain bases that retention keeps, oldest first.
@@ -221,7 +223,7 @@ func decideChain(c string, bases []Entry, floors map[string]uint64, refs []segme
 // apply deletes (unless a dry run) the chain's segments at or below the
 // floor, oldest first, and its tip when the whole chain goes; it goes on
 // after an error and returns all of them.
-func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPrune, refs []segmentRef) error {
+func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPrune, refs []segmentRef, present map[string]bool) error {
 	sort.SliceStable(refs, func(i, j int) bool {
 		if refs[i].Last != refs[j].Last {
 			return refs[i].Last < refs[j].Last
@@ -244,11 +246,22 @@ func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPru
 		cp.DeletedCount++
 		cp.DeletedBytes += r.Size
 	}
-	if cp.DeleteChain && len(errs) == 0 {
-		if err := res.delete(ctx, st, tipKey(cp.Chain)); err != nil {
-			errs = append(errs, err)
-		} else if !res.DryRun {
+	switch {
+	case cp.DeleteChain && len(errs) == 0:
+		for _, key := range []string{tipKey(cp.Chain), prunedKey(cp.Chain)} {
+			if !present[key] {
+				continue
+			}
+			if err := res.delete(ctx, st, key); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if !res.DryRun && len(errs) == 0 {
 			removeEmptyChainDirs(st, cp.Chain)
+		}
+	case !cp.DeleteChain && cp.DeletedCount > 0 && !res.DryRun:
+		if err := markPruned(ctx, st, cp.Chain, maxDeleted(refs, cp.Floor), res.Now); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	res.KeptCount += cp.KeptCount
@@ -293,4 +306,66 @@ func removeEmptyChainDirs(st ObjectStore, chain string) {
 		}
 	}
 	_ = os.Remove(root)
+}
+
+// prunedMark records that a chain's segments up to Below were deleted
+// while some of its full backups are kept: a restore from such a backup
+// to a later moment cannot tell, from the listing alone, a pruned stretch
+// from a quiet one (no segment with a time at or before the target
+// remains either way). CheckPruned reads it.
+type prunedMark struct {
+	Chain    string    `json:"chain"`
+	Below    uint64    `json:"below"`
+	PrunedAt time.Time `json:"pruned_at"`
+}
+
+func prunedKey(chain string) string { return walPrefix + "/" + chain + "/pruned.json" }
+
+// markPruned raises the chain's mark to below (never lowers it).
+func markPruned(ctx context.Context, st ObjectStore, chain string, below uint64, now time.Time) error {
+	var m prunedMark
+	if err := getJSON(ctx, st, prunedKey(chain), &m); err == nil && m.Below >= below {
+		return nil
+	}
+	m = prunedMark{Chain: chain, Below: below, PrunedAt: now}
+	if err := putJSON(ctx, st, prunedKey(chain), m); err != nil {
+		return fmt.Errorf("prune segments: record the pruned range of chain %s: %w", chain, err)
+	}
+	return nil
+}
+
+// maxDeleted is the highest position among refs at or below floor.
+func maxDeleted(refs []segmentRef, floor uint64) uint64 {
+	var n uint64
+	for _, r := range refs {
+		if r.Last <= floor {
+			n = max(n, r.Last)
+		}
+	}
+	return n
+}
+
+// CheckPruned fails with ErrSegmentMissing when the plan starts from a
+// full backup whose following segments were pruned and stops short of the
+// pruned range while its target is after the backup: the restore would
+// silently give the backup's state instead of the target's. A target
+// exactly at the backup (or before the pruned range) passes.
+// PlanPointInTime callers (or PlanPointInTime itself) call it.
+func (p *PITRPlan) CheckPruned(ctx context.Context, st ObjectStore) error {
+	var m prunedMark
+	if err := getJSON(ctx, st, prunedKey(p.Chain), &m); err != nil {
+		return nil // never pruned (or unreadable: the plan's own checks stand)
+	}
+	if p.Base.Manifest == nil || p.Base.Manifest.Chain == nil {
+		return nil
+	}
+	if p.Seq >= m.Below || (!p.Target.IsZero() && !p.Target.After(p.Base.CreatedAt)) {
+		return nil
+	}
+	target := "the latest commit"
+	if !p.Target.IsZero() {
+		target = p.Target.Format(time.RFC3339)
+	}
+	return fail(ErrSegmentMissing, "chain %s: the segments after position %d up to %d were pruned on %s (outside the point-in-time window): the nearest restorable moment before %s is the full backup %s itself",
+		p.Chain, p.Base.Manifest.Chain.Seq, m.Below, m.PrunedAt.Format(time.RFC3339), target, p.Base.Name)
 }

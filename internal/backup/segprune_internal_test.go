@@ -166,6 +166,9 @@ func TestPruneSegmentsKeepsWindowRestorable(t *testing.T) {
 				}
 				want, werr := PlanPointInTime(context.Background(), orig, kept, at)
 				got, gerr := PlanPointInTime(context.Background(), st, kept, at)
+				if gerr == nil {
+					gerr = got.CheckPruned(context.Background(), st)
+				}
 				if (werr == nil) != (gerr == nil) || (werr == nil && (got.Seq != want.Seq || got.Chain != want.Chain)) {
 					t.Fatalf("restore to %s: before the prune %v %v, after %v %v (%d deleted)", at, planPos(want), werr, planPos(got), gerr, len(res.Deleted))
 				}
@@ -220,10 +223,16 @@ func TestPruneSegmentsDecisions(t *testing.T) {
 			leftZ++
 		}
 	}
-	// a: only its tip (its bases restore alone); b: 41..80, 37-44, 41-50,
-	// 61-75 and the tip; z: nothing.
-	if leftA != 1 || leftB != 40+3+1 || leftZ != 0 {
-		t.Fatalf("left a %d, b %d, z %d objects; want 1, 44, 0: %v", leftA, leftB, leftZ, left)
+	// a: only its tip and pruned mark (its bases restore alone); b:
+	// 41..80, 37-44, 41-50, 61-75, the tip and the mark; z: nothing.
+	if leftA != 2 || leftB != 40+3+2 || leftZ != 0 {
+		t.Fatalf("left a %d, b %d, z %d objects; want 2, 45, 0: %v", leftA, leftB, leftZ, left)
+	}
+	for chain, below := range map[string]uint64{"a": 80, "b": 40} {
+		var m prunedMark
+		if err := getJSON(context.Background(), st, prunedKey(chain), &m); err != nil || m.Below != below {
+			t.Errorf("chain %s: pruned mark %+v (%v), want below %d", chain, m, err, below)
+		}
 	}
 	for _, c := range res.Chains {
 		if (c.Chain == "z") != c.DeleteChain {
