@@ -180,14 +180,18 @@ func (c *Compactor) Run(ctx context.Context, chain string) (*CompactReport, erro
 		return nil, fmt.Errorf("compact %s: list segments: %w", chain, err)
 	}
 	rep := &CompactReport{}
+	var errs []error
 	for i, w := range levels {
 		added, err := c.compactLevel(ctx, refs, i+1, w, rep)
 		refs = append(refs, added...)
 		if err != nil {
-			return rep, err
+			errs = append(errs, err)
+			if errors.Is(err, ErrNoRecipients) || ctx.Err() != nil {
+				break
+			}
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 func (c *Compactor) levels() ([]time.Duration, error) {
@@ -244,6 +248,7 @@ func (c *Compactor) compactLevel(ctx context.Context, refs []segmentRef, level i
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
 	var added []segmentRef
+	var errs []error
 	for _, start := range starts {
 		path, gap := windowPath(windows[start])
 		if gap != "" {
@@ -254,17 +259,23 @@ func (c *Compactor) compactLevel(ctx context.Context, refs []segmentRef, level i
 			continue
 		}
 		ref, err := c.mergeWindow(ctx, path, level)
-		if errors.Is(err, errMergeTooBig) {
+		switch {
+		case errors.Is(err, errMergeTooBig):
 			c.skip(rep, "chain %s level %d window %s: %v", path[0].Chain, level, start.Format(time.RFC3339), err)
 			continue
-		}
-		if err != nil {
-			return added, err
+		case errors.Is(err, ErrNoRecipients) || ctx.Err() != nil:
+			return added, errors.Join(append(errs, err)...)
+		case err != nil:
+			// A damaged segment stops its window only: the others are
+			// still worth merging, and the error is returned at the end.
+			c.skip(rep, "chain %s level %d window %s: %v", path[0].Chain, level, start.Format(time.RFC3339), err)
+			errs = append(errs, err)
+			continue
 		}
 		rep.Written = append(rep.Written, ref.Key)
 		added = append(added, ref)
 	}
-	return added, nil
+	return added, errors.Join(errs...)
 }
 
 func path0Chain(refs []segmentRef) string {

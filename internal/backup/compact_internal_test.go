@@ -291,3 +291,22 @@ func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+func TestCompactDamagedSegmentSkipsItsWindow(t *testing.T) {
+	ss := newSynthStore(t)
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	bad := ss.seq(1, t0.Add(1*time.Second), t0.Add(2*time.Second))
+	ss.seq(3, t0.Add(61*time.Second), t0.Add(62*time.Second))
+	key := SegmentKey(bad[1].SegmentHeader, EncryptionNone)
+	if err := ss.st.Put(context.Background(), key, strings.NewReader("garbage"), 7, sha256hex([]byte("garbage"))); err != nil {
+		t.Fatal(err)
+	}
+	c := &Compactor{Store: ss.st, Now: func() time.Time { return t0.Add(3 * time.Minute) }, Levels: []time.Duration{time.Minute}}
+	rep, err := c.Run(context.Background(), "c")
+	if !errors.Is(err, ErrSegmentMissing) {
+		t.Fatalf("compact over a damaged segment = %v, want ErrSegmentMissing", err)
+	}
+	if len(rep.Written) != 1 || !strings.Contains(rep.Written[0], "0000000000000003-0000000000000004") || len(rep.Skipped) != 1 {
+		t.Fatalf("report %+v: want the second window merged and the first skipped", rep)
+	}
+}
