@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,7 +28,11 @@ import (
 // compacted ones alike: a compacted segment that straddles the floor
 // stays), every segment of a chain the window does not use (its older
 // kept bases restore on their own, without segments), and whole chains
-// with no kept base left, tip record included.
+// with no kept base left, tip record included. Above the floor, a segment
+// whose range a larger (compacted) segment that ended before the window
+// covers goes too: every restore inside the window takes the larger one
+// (PlanPointInTime takes the segment that reaches furthest), so only
+// restores to moments before the window lose their fine granularity.
 
 // SegmentPrune is what PruneSegments decided and, unless DryRun, did.
 type SegmentPrune struct {
@@ -59,6 +64,9 @@ type ChainPrune struct {
 	DeletedCount int    `json:"deleted_count"`
 	KeptBytes    int64  `json:"kept_bytes"`
 	DeletedBytes int64  `json:"deleted_bytes"`
+	// CoarsenedCount of the deleted segments were above the floor but
+	// covered by a compacted segment older than the window.
+	CoarsenedCount int `json:"coarsened_count"`
 }
 
 // Keeps reports whether the plan keeps e (an entry it has no decision
@@ -113,7 +121,8 @@ func PruneSegments(ctx context.Context, st ObjectStore, entries []Entry, keep fu
 		if cp.Problem != "" {
 			res.Problems = append(res.Problems, cp.Problem)
 		}
-		if err := res.apply(ctx, st, &cp, byChain[c], present); err != nil {
+		covered := coveredBefore(byChain[c], windowStart)
+		if err := res.apply(ctx, st, &cp, byChain[c], covered, present); err != nil {
 			errs = append(errs, err)
 		}
 		res.Chains = append(res.Chains, cp)
@@ -223,7 +232,7 @@ func decideChain(c string, bases []Entry, floors map[string]uint64, refs []segme
 // apply deletes (unless a dry run) the chain's segments at or below the
 // floor, oldest first, and its tip when the whole chain goes; it goes on
 // after an error and returns all of them.
-func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPrune, refs []segmentRef, present map[string]bool) error {
+func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPrune, refs []segmentRef, covered, present map[string]bool) error {
 	sort.SliceStable(refs, func(i, j int) bool {
 		if refs[i].Last != refs[j].Last {
 			return refs[i].Last < refs[j].Last
@@ -232,7 +241,7 @@ func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPru
 	})
 	var errs []error
 	for _, r := range refs {
-		if r.Last > cp.Floor {
+		if r.Last > cp.Floor && !covered[r.Key] {
 			cp.KeptCount++
 			cp.KeptBytes += r.Size
 			continue
@@ -245,6 +254,9 @@ func (res *SegmentPrune) apply(ctx context.Context, st ObjectStore, cp *ChainPru
 		}
 		cp.DeletedCount++
 		cp.DeletedBytes += r.Size
+		if r.Last > cp.Floor {
+			cp.CoarsenedCount++
+		}
 	}
 	switch {
 	case cp.DeleteChain && len(errs) == 0:
@@ -368,4 +380,41 @@ func (p *PITRPlan) CheckPruned(ctx context.Context, st ObjectStore) error {
 	}
 	return fail(ErrSegmentMissing, "chain %s: the segments after position %d up to %d were pruned on %s (outside the point-in-time window): the nearest restorable moment before %s is the full backup %s itself",
 		p.Chain, p.Base.Manifest.Chain.Seq, m.Below, m.PrunedAt.Format(time.RFC3339), target, p.Base.Name)
+}
+
+// coveredBefore returns the keys of the segments of one chain whose range
+// lies inside a strictly larger segment with At at or before t. A walk
+// to any target at or after t, from any position, takes the larger one
+// wherever it could take the smaller (it reaches at least as far and
+// comes first in listing order on a tie), so the smaller is never used.
+// Sorted sweeps keep it O(n log n): a day holds 10^5 and more segments.
+func coveredBefore(refs []segmentRef, t time.Time) map[string]bool {
+	var big []segmentRef
+	for _, r := range refs {
+		if r.Last > r.First && !r.At.After(t) {
+			big = append(big, r)
+		}
+	}
+	if len(big) == 0 {
+		return nil
+	}
+	sort.Slice(big, func(i, j int) bool { return big[i].First < big[j].First })
+	sameFirst := map[uint64]uint64{} // First → largest Last starting there
+	for _, b := range big {
+		sameFirst[b.First] = max(sameFirst[b.First], b.Last)
+	}
+	byFirst := slices.Clone(refs)
+	sort.Slice(byFirst, func(i, j int) bool { return byFirst[i].First < byFirst[j].First })
+	covered := map[string]bool{}
+	var reach uint64 // the largest Last of big segments starting before r
+	i := 0
+	for _, r := range byFirst {
+		for ; i < len(big) && big[i].First < r.First; i++ {
+			reach = max(reach, big[i].Last)
+		}
+		if reach >= r.Last || sameFirst[r.First] > r.Last {
+			covered[r.Key] = true
+		}
+	}
+	return covered
 }

@@ -152,6 +152,12 @@ func TestPruneSegmentsKeepsWindowRestorable(t *testing.T) {
 	for t := now.Add(-30 * time.Hour); !t.After(now); t = t.Add(time.Minute) {
 		times = append(times, t)
 	}
+	totalCoarsened := 0
+	defer func() {
+		if totalCoarsened == 0 {
+			t.Error("no segment was deleted as covered by a compacted one: the test does not exercise it")
+		}
+	}()
 	for _, window := range []time.Duration{0, time.Minute, 30 * time.Minute, 2 * time.Hour, 3*time.Hour + 7*time.Minute, 5 * time.Hour, 8 * time.Hour, 9 * time.Hour, 12 * time.Hour, 17 * time.Hour, 100 * time.Hour} {
 		t.Run(window.String(), func(t *testing.T) {
 			st := orig.clone()
@@ -177,7 +183,12 @@ func TestPruneSegmentsKeepsWindowRestorable(t *testing.T) {
 			if checked == 0 {
 				t.Fatal("no moment checked")
 			}
-			t.Logf("window %s: deleted %d, kept %d; %d moments checked", window, res.DeletedCount, res.KeptCount, checked)
+			coarsened := 0
+			for _, c := range res.Chains {
+				coarsened += c.CoarsenedCount
+			}
+			totalCoarsened += coarsened
+			t.Logf("window %s: deleted %d (%d covered by older compacted segments), kept %d; %d moments checked", window, res.DeletedCount, coarsened, res.KeptCount, checked)
 		})
 	}
 }
