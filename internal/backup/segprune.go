@@ -118,10 +118,12 @@ func PruneSegments(ctx context.Context, st ObjectStore, entries []Entry, keep fu
 	var errs []error
 	for _, c := range chains {
 		cp := decideChain(c, bases, floors, byChain[c], windowStart)
+		var covered map[string]bool
 		if cp.Problem != "" {
-			res.Problems = append(res.Problems, cp.Problem)
+			res.Problems = append(res.Problems, cp.Problem) // left alone
+		} else {
+			covered = coveredBefore(byChain[c], windowStart)
 		}
-		covered := coveredBefore(byChain[c], windowStart)
 		if err := res.apply(ctx, st, &cp, byChain[c], covered, present); err != nil {
 			errs = append(errs, err)
 		}
