@@ -43,7 +43,8 @@ var errMergeTooBig = errors.New("window too big to merge")
 // database had in between (pages past it are zeros unless written after).
 type merger struct {
 	seg      *segment
-	maxBytes int64 // 0: no limit
+	maxBytes int64  // 0: no limit
+	top      uint32 // no merged page is past it: most folds cut nothing
 }
 
 // add folds s, which must continue what was folded so far.
@@ -63,15 +64,16 @@ func (m *merger) add(s *segment) error {
 	// written again.
 	floor := min(acc.DBPages, s.MinPages)
 	acc.MinPages = min(acc.MinPages, floor)
-	dropAbove(acc.pages, floor)
+	m.dropAbove(floor)
 	for n, pg := range s.pages {
 		if n <= s.DBPages {
 			// A copy: a decoded segment's pages share one buffer, which
 			// must not stay alive for one page.
 			acc.pages[n] = bytes.Clone(pg)
+			m.top = max(m.top, n)
 		}
 	}
-	dropAbove(acc.pages, s.DBPages)
+	m.dropAbove(s.DBPages)
 	acc.Last, acc.DBPages, acc.At, acc.Checksum = s.Last, s.DBPages, s.At, s.Checksum
 	acc.Commits += s.Commits
 	acc.Pages = len(acc.pages)
@@ -95,12 +97,17 @@ func (m *merger) check(s *segment) error {
 	return nil
 }
 
-func dropAbove(pages map[uint32][]byte, n uint32) {
-	for pg := range pages {
+// dropAbove forgets the merged pages past n.
+func (m *merger) dropAbove(n uint32) {
+	if m.top <= n {
+		return
+	}
+	for pg := range m.seg.pages {
 		if pg > n {
-			delete(pages, pg)
+			delete(m.seg.pages, pg)
 		}
 	}
+	m.top = n
 }
 
 // mergeSegments merges consecutive segments of one chain, in order, into
