@@ -306,7 +306,18 @@ func printPrune(w io.Writer, plan *backup.PrunePlan, dryRun bool) {
 	if dryRun {
 		fmt.Fprintf(w, "Dry run: would delete %d backups (%s) and %d temporary files, keep %d. Nothing was deleted.\n",
 			deleted, formatBytes(bytes), len(plan.Stale), kept)
-		return
+	} else {
+		fmt.Fprintf(w, "Deleted %d backups (%s) and %d temporary files; kept %d.\n", deleted, formatBytes(bytes), len(plan.Stale), kept)
 	}
-	fmt.Fprintf(w, "Deleted %d backups (%s) and %d temporary files; kept %d.\n", deleted, formatBytes(bytes), len(plan.Stale), kept)
+	if sp := plan.Segments; sp != nil {
+		verb := "Deleted"
+		if dryRun {
+			verb = "Would delete"
+		}
+		fmt.Fprintf(w, "Continuous backup: %s %d segments (%s) outside the point-in-time window of %s; kept %d (%s).\n",
+			strings.ToLower(verb[:1])+verb[1:], sp.DeletedCount, formatBytes(sp.DeletedBytes), sp.Window, sp.KeptCount, formatBytes(sp.KeptBytes))
+		for _, p := range sp.Problems {
+			fmt.Fprintf(w, "  note: %s\n", p)
+		}
+	}
 }

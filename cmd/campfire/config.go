@@ -94,6 +94,7 @@ type Config struct {
 	// Continuous backup (config_continuous.go).
 	BackupContinuous bool
 	BackupShipDelay  time.Duration
+	BackupPITRDays   int
 
 	LogLevel  string // debug, info, warn or error
 	LogFormat string // auto, text or json
@@ -523,6 +524,7 @@ func (c Config) logAttrs() []slog.Attr {
 		slog.String("alert_webhook_host", webhookHost(c.AlertWebhookURL)),
 		slog.Bool("backup_continuous", c.BackupContinuous),
 		slog.Duration("backup_ship_delay", c.BackupShipDelay),
+		slog.Int("backup_pitr_days", c.BackupPITRDays),
 		slog.Any("schedule", c.Schedule), slog.Any("alerts", c.Alerts),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),

@@ -162,6 +162,7 @@ func newOps(cfg Config, logger *slog.Logger) *admin.Ops {
 				Daily: cfg.BackupRetentionDays, Weekly: cfg.BackupRetentionWeeks,
 				Monthly: cfg.BackupRetentionMonths, Yearly: cfg.BackupRetentionYears,
 			},
+			PITRWindow:   time.Duration(cfg.BackupPITRDays) * 24 * time.Hour,
 			Remote:       cfg.BackupRemote,
 			RemotePolicy: cfg.BackupRemoteRetention.policy(),
 		},

@@ -30,6 +30,10 @@ type Config struct {
 	Policy backup.Policy
 	// Host names the backups; "" means backup.DefaultHost().
 	Host string
+	// PITRWindow is how far back point-in-time restore reaches to any
+	// moment; prune keeps the segments it needs
+	// (CAMPFIRE_BACKUP_PITR_DAYS).
+	PITRWindow time.Duration
 	// Remote is the off-site destination URL (CAMPFIRE_BACKUP_REMOTE), or
 	// "" for none. It may hold secrets: never log it (remote.Redact).
 	Remote string
@@ -186,6 +190,19 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 	return res, err
 }
 
+// pruneSegments deletes the continuous-backup segments that neither the
+// point-in-time window nor the kept full backups need (after the backups
+// themselves were pruned; a dry run passes the plan's decisions on).
+func (o *Ops) pruneSegments(ctx context.Context, plan *backup.PrunePlan, dir string, now time.Time, dryRun bool) error {
+	var keep func(backup.Entry) bool
+	if dryRun {
+		keep = plan.Keeps
+	}
+	sp, err := backup.PruneSegmentsInDir(ctx, dir, keep, o.Config.PITRWindow, now, dryRun, 0)
+	plan.Segments = sp
+	return err
+}
+
 // RecordBackup audits one backup (res, or err with output its requested
 // name) and returns the event recorded.
 func (o *Ops) RecordBackup(ctx context.Context, rec Recorder, typ backup.Type, actor, output string, res *backup.Result, err error, started, finished time.Time) sqldb.BackupEvent {
@@ -323,6 +340,9 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 	dir := o.Dir(req.Dir)
 	started := time.Now()
 	plan, err := backup.Prune(ctx, dir, policy, started, req.DryRun, 0)
+	if err == nil {
+		err = o.pruneSegments(ctx, plan, dir, started, req.DryRun)
+	}
 	finished := time.Now()
 	ev := sqldb.BackupEvent{
 		Action: sqldb.BackupActionPrune, File: dir, Actor: actorOr(req.Actor),
@@ -335,6 +355,10 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 			ev.Bytes += d.Entry.Bytes
 		}
 		ev.Detail = fmt.Sprintf("deleted %d, kept %d, %d stale temporary files (%s)", deleted, len(plan.Kept()), len(plan.Stale), policy)
+		if sp := plan.Segments; sp != nil {
+			ev.Detail += fmt.Sprintf("; continuous backup segments: deleted %d, kept %d (point-in-time window %s)", sp.DeletedCount, sp.KeptCount, sp.Window)
+			ev.Bytes += sp.DeletedBytes
+		}
 		if req.DryRun {
 			ev.Detail = "dry run: would have " + ev.Detail
 		}

@@ -165,10 +165,16 @@ func PlanPointInTime(ctx context.Context, st ObjectStore, entries []Entry, targe
 		return nil, fail(ErrNotFound, "nothing to restore at %s: the earliest restorable moment is %s", target.Format(time.RFC3339), bases[0].CreatedAt.Format(time.RFC3339))
 	}
 	p, err := planFrom(ctx, st, *base, before(target), func(tip chainTip) bool { return target.IsZero() || !tip.At.After(target) })
-	if p != nil {
-		p.Target = target
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	p.Target = target
+	// Pruned segments leave no hole a walk could see: the plan would
+	// stop at the base and give its state instead of target's.
+	if err := p.CheckPruned(ctx, st); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // PlanPosition plans the restore of chain exactly to position seq (a

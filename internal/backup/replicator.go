@@ -103,6 +103,8 @@ type Replicator struct {
 	off       *offsite
 	offCancel context.CancelFunc
 	offDone   chan struct{}
+
+	compactor *Compactor
 }
 
 // ReplicationStats is what the Replicator reports (health, metrics).
@@ -176,6 +178,7 @@ func (r *Replicator) Start(ctx context.Context) error {
 	}
 	r.codec = codec
 	r.init()
+	r.compactor = &Compactor{Store: r.store, Recipients: recipients, Identities: r.Engine.Identities, Now: r.Now, Logger: r.Logger}
 	if _, err := r.newChain(ctx); err != nil {
 		return err
 	}
@@ -325,6 +328,7 @@ func (r *Replicator) loop(ctx context.Context) {
 	defer close(r.done)
 	poll := time.NewTicker(time.Second)
 	defer poll.Stop()
+	go r.compactLoop(ctx)
 	var walSize int64
 	var walMod time.Time
 	for {
@@ -346,6 +350,39 @@ func (r *Replicator) loop(ctx context.Context) {
 			walSize, walMod = fi.Size(), fi.ModTime()
 		}
 		r.step(ctx)
+	}
+}
+
+// compactEvery is how often closed windows of segments are merged.
+const compactEvery = time.Minute
+
+// compactLoop merges the segments of each closed minute and hour of the
+// current chain (Compactor), so a restore applies a few dozen segments
+// instead of a day's worth, and copies the merged ones off site. It keeps
+// every level-0 segment: retention decides when they go.
+func (r *Replicator) compactLoop(ctx context.Context) {
+	t := time.NewTicker(compactEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.shipMu.Lock()
+		chain := r.chain
+		r.shipMu.Unlock()
+		rep, err := r.compactor.Run(ctx, chain)
+		if err != nil && ctx.Err() == nil {
+			r.logger().Warn("continuous backup: compaction", "chain", chain, "err", err)
+		}
+		if rep != nil && r.off != nil {
+			for _, key := range rep.Written {
+				if ref, ok := parseSegmentKey(key); ok {
+					r.off.add(upload{key: key, seq: ref.Last, commitAt: ref.At}, nil)
+				}
+			}
+		}
 	}
 }
 
@@ -514,7 +551,7 @@ func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
 	}
 	if r.off != nil {
 		r.off.add(upload{key: SegmentKey(s.SegmentHeader, r.codec.encryption()), seq: s.Last, commitAt: commitAt},
-			chainTip{Chain: r.chain, Last: s.Last, At: at, Checksum: s.Checksum})
+			&chainTip{Chain: r.chain, Last: s.Last, At: at, Checksum: s.Checksum})
 	}
 	r.statsMu.Lock()
 	r.stats.Chain, r.stats.Seq, r.stats.LastShipAt = r.chain, r.seq, at

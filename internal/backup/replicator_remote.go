@@ -72,11 +72,14 @@ func newOffsite(st *remote.Store, dir string, delay time.Duration) *offsite {
 		wake: make(chan struct{}, 1), bases: map[string]bool{}, stats: OffsiteStats{Destination: st.String()}}
 }
 
-// add queues a segment just written locally.
-func (o *offsite) add(u upload, tip chainTip) {
+// add queues a segment just written locally, with the chain's new tip
+// (nil: unchanged, for a merged segment).
+func (o *offsite) add(u upload, tip *chainTip) {
 	o.mu.Lock()
 	o.queue = append(o.queue, u)
-	o.tip = &tip
+	if tip != nil {
+		o.tip = tip
+	}
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:

@@ -85,6 +85,9 @@ type PrunePlan struct {
 	// Stale are leftover temporary files (from an interrupted backup or
 	// verification) older than a day, which Apply removes too.
 	Stale []string `json:"stale,omitempty"`
+	// Segments is what retention did to continuous-backup segments (nil
+	// when it did not run).
+	Segments *SegmentPrune `json:"segments,omitempty"`
 }
 
 // Kept and Deleted split the decisions.

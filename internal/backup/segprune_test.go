@@ -110,7 +110,13 @@ func TestPruneSegmentsReplicated(t *testing.T) {
 	}
 	t.Logf("restore before the window: %v", err)
 	// At the first base itself it is still restorable.
-	plan, err = backup.PlanPointInTime(ctx, st, entries, plan.Base.CreatedAt)
+	var first time.Time
+	for _, e := range entries {
+		if e.Manifest != nil && e.Manifest.Chain != nil && e.Manifest.Chain.Seq == 0 {
+			first = e.CreatedAt
+		}
+	}
+	plan, err = backup.PlanPointInTime(ctx, st, entries, first)
 	if err != nil || plan.CheckPruned(ctx, st) != nil {
 		t.Fatalf("restore to the first base after the prune: %v", err)
 	}
