@@ -78,6 +78,7 @@ Restore any moment of the chain with campfire restore --to-time.`),
 		newBackupVerifyCommand(e),
 		newBackupPruneCommand(e),
 		newBackupMonitorCommand(e),
+		newBackupDrillCommand(e),
 	)
 	return cmd
 }

@@ -107,7 +107,11 @@ func TestContinuousBackup_PointInTime(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-	r := c.run("backup", "incremental").want(t, 0)
+	r := c.run("backup", "drill").want(t, 0)
+	if !strings.Contains(r.stdout, "Restore drill PASSED") || !strings.Contains(r.stdout, "checksum") || !strings.Contains(r.stdout, "by the running server") {
+		t.Errorf("backup drill through the server:\n%s", r.stdout)
+	}
+	r = c.run("backup", "incremental").want(t, 0)
 	if !strings.Contains(r.stdout, "taken by the running server") || !strings.Contains(r.stdout, "incrementally: chain") {
 		t.Errorf("backup incremental:\n%s", r.stdout)
 	}
@@ -200,6 +204,21 @@ func TestContinuousBackup_MissingSegment(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
+	// With no server: the backups restore exactly the database file.
+	r := c.run("backup", "drill").want(t, 0)
+	if !strings.Contains(r.stdout, "Restore drill PASSED") {
+		t.Errorf("backup drill with no server:\n%s", r.stdout)
+	}
+	// A write while no server runs: the drill sees the difference, and an
+	// incremental backup ships it.
+	post(t, c.dbPath, "written while the server was stopped")
+	c.run("backup", "drill").want(t, 1, "row counts", "backup incremental")
+	r = c.run("backup", "incremental").want(t, 0)
+	if !strings.Contains(r.stdout, "incrementally: chain") {
+		t.Errorf("backup incremental with no server:\n%s", r.stdout)
+	}
+	c.run("backup", "drill").want(t, 0)
+	c.run("backup", "incremental").want(t, 0, "") // nothing new
 	segs, _ := filepath.Glob(filepath.Join(c.backupDir, "wal", "*", "0", "*.seg.zst"))
 	if len(segs) < 10 {
 		t.Fatalf("%d segments, want one per message", len(segs))
@@ -212,7 +231,7 @@ func TestContinuousBackup_MissingSegment(t *testing.T) {
 	data := slices.Clone(orig)
 	data[len(data)/2] ^= 0x40
 	os.WriteFile(mid, data, 0o600)
-	_, r := restoreCopy(t, c, "latest")
+	_, r = restoreCopy(t, c, "latest")
 	r.want(t, 1, "segment", filepath.Base(mid))
 
 	// Missing.

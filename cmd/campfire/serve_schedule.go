@@ -92,6 +92,12 @@ func startScheduler(ctx context.Context, cfg Config, srv *web.Server, ops *admin
 			}
 			return useDB(ctx, sqldb.BackupActionVerify, string(latest.Type), func(db *sqldb.DB) error {
 				_, err := ops.Verify(ctx, db, admin.VerifyRequest{File: latest.Path, Actor: scheduleActor}, nil)
+				if ops.Continuous != nil {
+					// And the restore drill: the chain restored to a shipped
+					// position equals the live database there.
+					_, derr := ops.Drill(ctx, db, db, admin.DrillRequest{Actor: scheduleActor})
+					err = errors.Join(err, derr)
+				}
 				return err
 			})
 		}},

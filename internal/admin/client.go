@@ -72,6 +72,13 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest, progress Progres
 	return rep, err
 }
 
+// Drill asks the server for a restore drill.
+func (c *Client) Drill(ctx context.Context, req DrillRequest) (*backup.DrillReport, error) {
+	var rep *backup.DrillReport
+	err := c.call(ctx, "/v1/drill", req, &rep, nil)
+	return rep, err
+}
+
 // Prune asks the server to apply the retention policy.
 func (c *Client) Prune(ctx context.Context, req PruneRequest) (*backup.PrunePlan, error) {
 	var plan *backup.PrunePlan

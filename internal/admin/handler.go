@@ -35,6 +35,7 @@ func NewHandler(host Host, ops *Ops, status Status) http.Handler {
 	mux.HandleFunc("POST /v1/backup", h.handleBackup)
 	mux.HandleFunc("POST /v1/verify", h.handleVerify)
 	mux.HandleFunc("POST /v1/prune", h.handlePrune)
+	mux.HandleFunc("POST /v1/drill", h.handleDrill)
 	mux.HandleFunc("POST /v1/restore", h.handleRestore)
 	return mux
 }
@@ -59,6 +60,12 @@ func (h *handler) handleBackup(w http.ResponseWriter, r *http.Request) {
 func (h *handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 	serveOp(h, w, r, func(ctx context.Context, db *sqldb.DB, req VerifyRequest, st *stream) (*backup.Report, error) {
 		return h.ops.Verify(ctx, db, req, st.progress)
+	})
+}
+
+func (h *handler) handleDrill(w http.ResponseWriter, r *http.Request) {
+	serveOp(h, w, r, func(ctx context.Context, db *sqldb.DB, req DrillRequest, _ *stream) (*backup.DrillReport, error) {
+		return h.ops.Drill(ctx, db, db, req)
 	})
 }
 

@@ -61,6 +61,7 @@ type Continuous interface {
 	Source() backup.Source
 	Incremental(ctx context.Context) (*backup.Result, error)
 	Health() backup.ReplicationHealth
+	Drill(ctx context.Context, ids *backup.Identities) (*backup.DrillReport, error)
 }
 
 // Recorder stores audit events: the server's *sqldb.DB, or FileRecorder
@@ -188,6 +189,43 @@ func (o *Ops) Backup(ctx context.Context, src backup.Source, rec Recorder, req B
 		err = o.upload(ctx, rec, res, req.Actor, progress)
 	}
 	return res, err
+}
+
+// Drill runs a restore drill (Replicator.Drill through the server, else
+// backup.DrillFile on src's file) and audits it as a verification of type
+// "drill".
+func (o *Ops) Drill(ctx context.Context, src backup.Source, rec Recorder, req DrillRequest) (*backup.DrillReport, error) {
+	ids, err := o.Identities(req.Keys)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	var rep *backup.DrillReport
+	switch f, ok := src.(interface{ Path() string }); {
+	case o.Continuous != nil:
+		rep, err = o.Continuous.Drill(ctx, ids)
+	case ok:
+		rep, err = backup.DrillFile(ctx, f.Path(), o.Config.Dir, ids)
+	default:
+		err = chat.Errorf(chat.EUNAVAILABLE, "Continuous backup is off in the running server (CAMPFIRE_BACKUP_CONTINUOUS=off): a restore drill compares its chain with the live database; verify a backup instead.")
+	}
+	finished := time.Now()
+	ev := sqldb.BackupEvent{
+		Action: sqldb.BackupActionVerify, Type: "drill", Actor: actorOr(req.Actor), File: o.Config.Dir,
+		StartedAt: started, FinishedAt: finished, DurationMS: finished.Sub(started).Milliseconds(),
+		Status: sqldb.BackupStatusSuccess,
+	}
+	if rep != nil && rep.Base != "" {
+		ev.File = rep.Base
+		ev.Detail = fmt.Sprintf("restore drill: %s + %d segments to position %d of chain %s", rep.Base, rep.Segments, rep.Seq, rep.Chain)
+	}
+	if err != nil {
+		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
+	} else {
+		ev.Detail += fmt.Sprintf(": integrity_check, checksum and row counts equal the live database (%s)", rep.Duration)
+	}
+	o.audit(ctx, rec, ev)
+	return rep, err
 }
 
 // pruneSegments deletes the continuous-backup segments that neither the

@@ -49,6 +49,12 @@ type VerifyRequest struct {
 	Remote bool `json:"remote,omitempty"`
 }
 
+// DrillRequest asks for a restore drill (campfire backup drill).
+type DrillRequest struct {
+	Keys  Keys   `json:"keys,omitempty"`
+	Actor string `json:"actor,omitempty"`
+}
+
 // PruneRequest asks to apply the retention policy (campfire backup prune).
 type PruneRequest struct {
 	Dir    string         `json:"dir,omitempty"`
