@@ -418,21 +418,44 @@ func (r *Replicator) fail(err error) {
 	r.statsMu.Unlock()
 }
 
-// checkpoint ships the last frames and copies the WAL back into the
-// database with the writer held, so that no commit lands between the two;
-// then, when every frame was copied and no reader needs the WAL, it
-// truncates the WAL. Writers wait for the shipping of what the loop had
-// not shipped yet and for the checkpoint itself.
+// checkpoint copies the shipped WAL back into the database file and, when
+// every frame is copied and no reader needs the WAL, truncates it. A frame
+// must never be copied, and its WAL space reused, before it is shipped, so:
+//
+//  1. with the writer held, ship the last frames and pin a read snapshot
+//     there (a checkpoint cannot copy frames past a reader's snapshot);
+//  2. without the writer, copy the pinned frames (the slow part: writing
+//     pages and fsyncing the database) while writers go on;
+//  3. with the writer held again, ship and copy what was committed
+//     meanwhile (a few frames) and truncate the WAL.
+//
+// Writers wait only for steps 1 and 3.
 func (r *Replicator) checkpoint(ctx context.Context) error {
-	start := time.Now()
-	err := r.DB.WithWriter(ctx, func(ctx context.Context, w *sqldb.Writer) error {
+	var release func()
+	stall1, err := r.holdWriter(ctx, func(ctx context.Context, _ *sqldb.Writer) error {
+		r.shipMu.Lock()
+		err := r.ship(ctx)
+		fresh := r.sums == nil // nothing may be checkpointed before it is shipped
+		r.shipMu.Unlock()
+		if err != nil || fresh {
+			return err
+		}
+		release, err = r.DB.PinSnapshot(ctx)
+		return err
+	})
+	if err != nil || release == nil {
+		return err
+	}
+	_, err = r.DB.CheckpointAside(ctx)
+	release()
+	if err != nil {
+		return err
+	}
+	stall2, err := r.holdWriter(ctx, func(ctx context.Context, w *sqldb.Writer) error {
 		r.shipMu.Lock()
 		defer r.shipMu.Unlock()
 		if err := r.ship(ctx); err != nil {
 			return err
-		}
-		if r.sums == nil {
-			return nil // nothing may be checkpointed before it is shipped
 		}
 		res, err := w.Checkpoint(ctx, sqldb.CheckpointPassive, false)
 		if err != nil {
@@ -444,17 +467,26 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 		// Everything shipped is in the database file: the WAL may now be
 		// restarted by the next write, which continuity allows.
 		r.restartPending, r.restartFrom = true, r.pos.Salt1
-		if _, err := w.Checkpoint(ctx, sqldb.CheckpointTruncate, true); err != nil {
-			return err
-		}
-		return nil
+		_, err = w.Checkpoint(ctx, sqldb.CheckpointTruncate, true)
+		return err
 	})
-	stall := time.Since(start)
 	r.statsMu.Lock()
 	r.stats.Checkpoints++
-	r.stats.MaxStall = max(r.stats.MaxStall, stall)
+	r.stats.MaxStall = max(r.stats.MaxStall, stall1, stall2)
 	r.statsMu.Unlock()
 	return err
+}
+
+// holdWriter runs fn with the writer held and returns how long writers
+// were held up by it.
+func (r *Replicator) holdWriter(ctx context.Context, fn func(ctx context.Context, w *sqldb.Writer) error) (time.Duration, error) {
+	var held time.Duration
+	err := r.DB.WithWriter(ctx, func(ctx context.Context, w *sqldb.Writer) error {
+		start := time.Now()
+		defer func() { held = time.Since(start) }()
+		return fn(ctx, w)
+	})
+	return held, err
 }
 
 // ship reads what was committed past the position and writes it as

@@ -52,6 +52,10 @@ type DB struct {
 
 	writer *sql.DB
 	reader *sql.DB
+	// aside is the connection of CheckpointAside, opened on first use.
+	aside     *sql.DB
+	asideErr  error
+	asideOnce sync.Once
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -208,6 +212,9 @@ func (db *DB) Close() error {
 		}
 		if db.reader != nil {
 			err = errors.Join(err, db.reader.Close())
+		}
+		if db.aside != nil {
+			err = errors.Join(err, db.aside.Close())
 		}
 		if db.writer != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
