@@ -436,6 +436,11 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 		r.shipMu.Lock()
 		err := r.ship(ctx)
 		fresh := r.sums == nil // nothing may be checkpointed before it is shipped
+		if err == nil && !fresh {
+			// Step 2 may copy every frame, and the next write then
+			// restart the WAL: legitimate, all of it was shipped.
+			r.restartPending, r.restartFrom = true, r.pos.Salt1
+		}
 		r.shipMu.Unlock()
 		if err != nil || fresh {
 			return err
