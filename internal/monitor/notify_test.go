@@ -220,3 +220,33 @@ func TestFileStoreDamaged(t *testing.T) {
 		t.Fatalf("state rewritten: %+v, %v", st, err)
 	}
 }
+
+// Every alert condition, from its cause to the webhook, and back.
+func TestEachConditionReachesTheWebhook(t *testing.T) {
+	h := newHook(t)
+	n := &Notifier{WebhookURL: h.url(), Host: "myhost", Repeat: 24 * time.Hour, Backoff: time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Store: &MemoryStore{}}
+	bad := Status{
+		Backups:    []Backup{full("new", 30*time.Hour, 1), full("b", 50*time.Hour, 1000)},
+		Continuous: true, ReplicationLag: dur(time.Hour),
+		Destinations: []Destination{{Name: "s3://bucket/campfire", ConsecutiveFailures: 4, LastError: "503 Slow Down"}},
+		Disk:         &Disk{Path: "/b", FreeBytes: 1, TotalBytes: 1000},
+	}
+	if _, err := n.Update(t.Context(), now, Check(now, bad, DefaultThresholds())); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(h.take(), "\n")
+	for _, key := range []string{KeyNoFullBackup, KeyBackupTooSmall, KeyReplicationLag, KeyDestinationFailing + ":s3://bucket/campfire", KeyLowDisk} {
+		if !strings.Contains(got, key) {
+			t.Errorf("the webhook got no %s alert:\n%s", key, got)
+		}
+	}
+	good := Status{Backups: []Backup{full("a", time.Hour, 1000), full("b", 25*time.Hour, 1100)}, Continuous: true, ReplicationLag: dur(0),
+		Destinations: []Destination{{Name: "s3://bucket/campfire"}}, Disk: &Disk{Path: "/b", FreeBytes: 500 << 30, TotalBytes: 1000 << 30}}
+	if _, err := n.Update(t.Context(), now.Add(time.Minute), Check(now.Add(time.Minute), good, DefaultThresholds())); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := h.take(); len(msgs) != 5 || strings.Count(strings.Join(msgs, "\n"), "resolved") != 5 {
+		t.Errorf("recovery messages: %q", msgs)
+	}
+}
