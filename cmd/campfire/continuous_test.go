@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,6 +54,29 @@ func postMarkers(t *testing.T, base, token string, interval time.Duration, stop 
 		defer mu.Unlock()
 		return out
 	}
+}
+
+// writeThenKill posts markers from writers goroutines, each every
+// interval, for three seconds, then kills the server with SIGKILL; it
+// returns the markers, oldest acknowledgement first, and the moment of the
+// kill.
+func writeThenKill(t *testing.T, cmd *exec.Cmd, base, token string, writers int, interval time.Duration) ([]marker, time.Time) {
+	stop := make(chan struct{})
+	var waits []func() []marker
+	for range writers {
+		waits = append(waits, postMarkers(t, base, token, interval, stop))
+	}
+	time.Sleep(3 * time.Second)
+	cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	cmd.Wait()
+	close(stop)
+	var ms []marker
+	for _, w := range waits {
+		ms = append(ms, w()...)
+	}
+	slices.SortFunc(ms, func(a, b marker) int { return a.acked.Compare(b.acked) })
+	return ms, killed
 }
 
 // restoreCopy restores the backups of dir (copied first, as a machine that
@@ -154,20 +178,7 @@ func TestContinuousBackup_SIGKILL(t *testing.T) {
 	c := newCLI(t)
 	cmd, base, logs := startServe(t, c.dbPath, "CAMPFIRE_BACKUP_DIR="+c.backupDir)
 	token := firstRun(t, base)
-	stop := make(chan struct{})
-	var waits []func() []marker
-	for range 4 {
-		waits = append(waits, postMarkers(t, base, token, 10*time.Millisecond, stop))
-	}
-	time.Sleep(3 * time.Second)
-	cmd.Process.Signal(syscall.SIGKILL)
-	killed := time.Now()
-	cmd.Wait()
-	close(stop)
-	var ms []marker
-	for _, w := range waits {
-		ms = append(ms, w()...)
-	}
+	ms, killed := writeThenKill(t, cmd, base, token, 4, 10*time.Millisecond)
 	got, r := restoreCopy(t, c, "latest")
 	if r.code != 0 {
 		t.Fatalf("restore latest after SIGKILL: %s\n%s", r, logs)
@@ -266,21 +277,7 @@ func TestContinuousBackup_Offsite(t *testing.T) {
 			c := newCLI(t, remoteEnv...)
 			cmd, base, logs := startServe(t, c.dbPath, append([]string{"CAMPFIRE_BACKUP_DIR=" + c.backupDir}, remoteEnv...)...)
 			token := firstRun(t, base)
-			stop := make(chan struct{})
-			var waits []func() []marker
-			for range 3 {
-				waits = append(waits, postMarkers(t, base, token, 20*time.Millisecond, stop))
-			}
-			time.Sleep(3 * time.Second)
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed := time.Now()
-			cmd.Wait()
-			close(stop)
-			var ms []marker
-			for _, w := range waits {
-				ms = append(ms, w()...)
-			}
-			slices.SortFunc(ms, func(a, b marker) int { return a.acked.Compare(b.acked) })
+			ms, killed := writeThenKill(t, cmd, base, token, 3, 20*time.Millisecond)
 
 			// Disaster recovery: a new machine, nothing but the remote.
 			dr := newCLI(t, remoteEnv...)

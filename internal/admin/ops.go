@@ -401,16 +401,21 @@ func (o *Ops) Prune(ctx context.Context, rec Recorder, req PruneRequest) (*backu
 			ev.Detail = "dry run: would have " + ev.Detail
 		}
 	}
+	o.auditPrune(ctx, rec, ev, err, req.DryRun)
+	return plan, err
+}
+
+// auditPrune records a prune: in the database unless it was a dry run.
+func (o *Ops) auditPrune(ctx context.Context, rec Recorder, ev sqldb.BackupEvent, err error, dryRun bool) {
 	if err != nil {
 		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
 	} else {
 		ev.Status = sqldb.BackupStatusSuccess
 	}
-	if req.DryRun {
+	if dryRun {
 		rec = nil
 	}
 	o.audit(ctx, rec, ev)
-	return plan, err
 }
 
 // PrepareRestore verifies the artifact a request names and prepares it to

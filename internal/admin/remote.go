@@ -200,14 +200,6 @@ func (o *Ops) pruneRemote(ctx context.Context, rec Recorder, req PruneRequest) (
 			ev.Detail = "dry run: would have " + ev.Detail
 		}
 	}
-	if err != nil {
-		ev.Status, ev.Detail = sqldb.BackupStatusFailure, errorText(err)
-	} else {
-		ev.Status = sqldb.BackupStatusSuccess
-	}
-	if req.DryRun {
-		rec = nil
-	}
-	o.audit(ctx, rec, ev)
+	o.auditPrune(ctx, rec, ev, err, req.DryRun)
 	return plan, err
 }

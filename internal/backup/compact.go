@@ -214,19 +214,9 @@ func (c *Compactor) levels() ([]time.Duration, error) {
 	return levels, nil
 }
 
-func (c *Compactor) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (c *Compactor) now() time.Time { return nowOr(c.Now) }
 
-func (c *Compactor) logger() *slog.Logger {
-	if c.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Logger
-}
+func (c *Compactor) logger() *slog.Logger { return loggerOr(c.Logger) }
 
 // compactLevel writes the level-L segments of the closed windows of
 // length w, from the segments below L, and returns their refs.

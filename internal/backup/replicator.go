@@ -122,22 +122,11 @@ type ReplicationStats struct {
 	LastErrorAt       time.Time `json:"last_error_at"`
 	MaxLag            time.Duration
 	MaxStall          time.Duration
-	LastCheckDur      time.Duration
 }
 
-func (r *Replicator) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (r *Replicator) now() time.Time { return nowOr(r.Now) }
 
-func (r *Replicator) logger() *slog.Logger {
-	if r.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return r.Logger
-}
+func (r *Replicator) logger() *slog.Logger { return loggerOr(r.Logger) }
 
 // Notify tells the Replicator that a transaction committed. It never
 // blocks: it is sqldb.DB.OnCommit.

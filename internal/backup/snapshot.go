@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,11 +111,22 @@ type Result struct {
 	Snapshot time.Duration `json:"snapshot_ns"`
 }
 
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
+func (e *Engine) now() time.Time { return nowOr(e.Now) }
+
+// nowOr is now (UTC) from clock, or from time.Now when clock is nil.
+func nowOr(clock func() time.Time) time.Time {
+	if clock != nil {
+		return clock().UTC()
 	}
 	return time.Now().UTC()
+}
+
+// loggerOr is l, or a logger that discards when l is nil.
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // Backup takes a backup. It holds the backup directory's lock while it
