@@ -25,8 +25,9 @@ type marker struct {
 	acknowledged bool
 }
 
-// postMarkers posts a marker every interval until stop closes.
-func postMarkers(t *testing.T, base, token string, interval time.Duration, stop <-chan struct{}) func() []marker {
+// postMarkers posts a marker every interval until stop closes; writer
+// makes the bodies of concurrent writers distinct.
+func postMarkers(t *testing.T, base, token string, writer int, interval time.Duration, stop <-chan struct{}) func() []marker {
 	var mu sync.Mutex
 	var out []marker
 	done := make(chan struct{})
@@ -40,7 +41,7 @@ func postMarkers(t *testing.T, base, token string, interval time.Duration, stop 
 				return
 			case <-tick.C:
 			}
-			m := marker{body: fmt.Sprintf("marker %04d", i), sent: time.Now()}
+			m := marker{body: fmt.Sprintf("marker %d-%04d", writer, i), sent: time.Now()}
 			code, err := tryPost(base, token, m.body)
 			m.acked, m.acknowledged = time.Now(), err == nil && code == http.StatusCreated
 			mu.Lock()
@@ -63,8 +64,8 @@ func postMarkers(t *testing.T, base, token string, interval time.Duration, stop 
 func writeThenKill(t *testing.T, cmd *exec.Cmd, base, token string, writers int, interval time.Duration) ([]marker, time.Time) {
 	stop := make(chan struct{})
 	var waits []func() []marker
-	for range writers {
-		waits = append(waits, postMarkers(t, base, token, interval, stop))
+	for w := range writers {
+		waits = append(waits, postMarkers(t, base, token, w, interval, stop))
 	}
 	time.Sleep(3 * time.Second)
 	cmd.Process.Signal(syscall.SIGKILL)
@@ -103,7 +104,7 @@ func TestContinuousBackup_PointInTime(t *testing.T) {
 	_, base, logs := startServe(t, c.dbPath, "CAMPFIRE_BACKUP_DIR="+c.backupDir)
 	token := firstRun(t, base)
 	stop := make(chan struct{})
-	wait := postMarkers(t, base, token, 100*time.Millisecond, stop)
+	wait := postMarkers(t, base, token, 0, 100*time.Millisecond, stop)
 	time.Sleep(4 * time.Second)
 	close(stop)
 	ms := wait()

@@ -217,12 +217,19 @@ func snapshotBackupAPI(ctx context.Context, pool *sql.DB, dst string, start func
 			}
 		}
 	}()
-	info.Position.SnapshotAt = time.Now().UTC()
-	if start != nil {
-		if err := start(ctx, conn); err != nil {
-			return info, err
+	if start == nil {
+		start = func(ctx context.Context, conn *sql.Conn) error {
+			var n int
+			return conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema`).Scan(&n)
 		}
 	}
+	if err := start(ctx, conn); err != nil {
+		return info, fmt.Errorf("snapshot: start read transaction: %w", err)
+	}
+	// Taken once the read transaction has started: every commit in the
+	// snapshot happened before this moment (a restore "to T" may pick
+	// this snapshot for any T after it).
+	info.Position.SnapshotAt = time.Now().UTC()
 	if err := describe(ctx, conn, &info); err != nil {
 		return info, err
 	}
