@@ -302,6 +302,11 @@ func TestContinuousBackup_Offsite(t *testing.T) {
 			}
 			t.Logf("%s: %d writes acknowledged, %d not off site at the kill", d.name, acked, lost)
 
+			// Retention of the destination covers its segments too.
+			r = dr.run("backup", "prune", "--remote", "--dry-run").want(t, 0)
+			if !strings.Contains(r.stdout, "Continuous backup: would delete 0 segments") {
+				t.Errorf("backup prune --remote --dry-run:\n%s", r.stdout)
+			}
 			// A moment in the middle, from the remote alone.
 			mid := ms[len(ms)/2].acked
 			dr2 := newCLI(t, remoteEnv...)

@@ -187,6 +187,9 @@ func (o *Ops) pruneRemote(ctx context.Context, rec Recorder, req PruneRequest) (
 		if err == nil && !req.DryRun {
 			err = backup.ApplyRemote(ctx, st, plan)
 		}
+		if err == nil {
+			err = o.pruneRemoteSegments(ctx, st, plan, started, req.DryRun)
+		}
 	}
 	ev.FinishedAt = time.Now()
 	ev.DurationMS = ev.FinishedAt.Sub(started).Milliseconds()
@@ -202,4 +205,26 @@ func (o *Ops) pruneRemote(ctx context.Context, rec Recorder, req PruneRequest) (
 	}
 	o.auditPrune(ctx, rec, ev, err, req.DryRun)
 	return plan, err
+}
+
+// pruneRemoteSegments deletes the destination's continuous-backup segments
+// that neither the point-in-time window nor its kept full backups need.
+// The local directory's lock is held meanwhile: a restore from the
+// destination (which holds it too) never loses a segment under it.
+func (o *Ops) pruneRemoteSegments(ctx context.Context, st *remote.Store, plan *backup.PrunePlan, now time.Time, dryRun bool) error {
+	lock, err := backup.LockDir(ctx, o.Config.Dir, backup.DefaultLockWait)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	entries, err := backup.ListRemote(ctx, st)
+	if err != nil {
+		return err
+	}
+	var keep func(backup.Entry) bool
+	if dryRun {
+		keep = plan.Keeps
+	}
+	plan.Segments, err = backup.PruneSegments(ctx, st, entries, keep, o.Config.PITRWindow, now, dryRun)
+	return err
 }

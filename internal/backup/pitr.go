@@ -340,17 +340,11 @@ func countRowsOf(ctx context.Context, path string) (map[string]int64, error) {
 // held while the segments are read, so pruning never deletes one under
 // the restore.
 func PreparePointInTime(ctx context.Context, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
-	if opts.BackupDir != "" {
-		wait := opts.LockWait
-		if wait == 0 {
-			wait = DefaultLockWait
-		}
-		lock, err := LockDir(ctx, opts.BackupDir, wait)
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Unlock()
+	unlock, err := lockForRestore(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	entries, err := List(opts.BackupDir)
 	if err != nil {
 		return nil, err
@@ -363,6 +357,13 @@ func PreparePointInTime(ctx context.Context, at time.Time, target string, opts R
 // downloaded into opts.BackupDir and checked, the segments are read from
 // it.
 func PrepareRemotePointInTime(ctx context.Context, st *remote.Store, at time.Time, target string, opts RestoreOptions) (*Plan, error) {
+	// `backup prune --remote` takes the same lock before it deletes
+	// segments from the destination.
+	unlock, err := lockForRestore(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	entries, err := ListRemote(ctx, st)
 	if err != nil {
 		return nil, err
@@ -371,6 +372,23 @@ func PrepareRemotePointInTime(ctx context.Context, st *remote.Store, at time.Tim
 		return Download(ctx, st, e, opts.BackupDir, opts.Progress)
 	}
 	return preparePointInTime(ctx, st, entries, fetch, at, target, opts)
+}
+
+// lockForRestore holds the backup directory's lock while a restore reads
+// segments, so a prune waits for it.
+func lockForRestore(ctx context.Context, opts RestoreOptions) (func(), error) {
+	if opts.BackupDir == "" {
+		return func() {}, nil
+	}
+	wait := opts.LockWait
+	if wait == 0 {
+		wait = DefaultLockWait
+	}
+	lock, err := LockDir(ctx, opts.BackupDir, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { lock.Unlock() }, nil
 }
 
 // preparePointInTime plans and prepares; fetch, when set, brings a base

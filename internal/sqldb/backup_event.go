@@ -227,6 +227,9 @@ type BackupSummary struct {
 	LastFailedBackup map[string]*BackupEvent `json:"last_failed_backup"`
 	// LastVerified is the newest successful verification (nil if none).
 	LastVerified *BackupEvent `json:"last_verified"`
+	// LastDrill is the newest restore drill, passed or failed (a
+	// verification of type "drill"; nil if none).
+	LastDrill *BackupEvent `json:"last_drill"`
 	// LastFailure is the newest failure of any action (nil if none).
 	LastFailure *BackupEvent `json:"last_failure"`
 	// Failures counts the failed backups of each type.
@@ -274,6 +277,9 @@ func (db *DB) BackupSummary(ctx context.Context) (*BackupSummary, error) {
 			return err
 		}
 		if s.LastFailure, err = newestEvent(ctx, tx, `status = ?`, BackupStatusFailure); err != nil {
+			return err
+		}
+		if s.LastDrill, err = newestEvent(ctx, tx, `action = ? AND type = ?`, BackupActionVerify, "drill"); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT action, type, status, COUNT(*) FROM backup_events GROUP BY action, type, status`)

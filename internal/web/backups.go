@@ -31,6 +31,8 @@ var (
 		"Failed backups of each type.", []string{"type"}, nil)
 	backupLastVerifiedDesc = prometheus.NewDesc("campfire_backup_last_verify_success_timestamp_seconds",
 		"Unix time of the last successful verification of a backup.", nil, nil)
+	backupLastDrillDesc = prometheus.NewDesc("campfire_backup_last_drill_timestamp_seconds",
+		"Unix time of the last restore drill, by result (success or failure).", []string{"status"}, nil)
 	backupEventsDesc = prometheus.NewDesc("campfire_backup_events_total",
 		"Backups, verifications, prunes and restores in the audit log, by action and status.", []string{"action", "status"}, nil)
 )
@@ -45,6 +47,7 @@ func (c backupCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- backupSizeDesc
 	ch <- backupFailuresDesc
 	ch <- backupLastVerifiedDesc
+	ch <- backupLastDrillDesc
 	ch <- backupEventsDesc
 }
 
@@ -71,6 +74,9 @@ func (c backupCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if sum.LastVerified != nil {
 		ch <- prometheus.MustNewConstMetric(backupLastVerifiedDesc, prometheus.GaugeValue, unixSeconds(sum.LastVerified.FinishedAt))
+	}
+	if d := sum.LastDrill; d != nil {
+		ch <- prometheus.MustNewConstMetric(backupLastDrillDesc, prometheus.GaugeValue, unixSeconds(d.FinishedAt), d.Status)
 	}
 	for action, byStatus := range sum.Counts {
 		for status, n := range byStatus {
@@ -101,6 +107,13 @@ type backupHealth struct {
 	LastIncremental       *time.Time `json:"last_incremental"`
 	ReplicationLagSeconds *float64   `json:"replication_lag_seconds"`
 	LastVerified          *time.Time `json:"last_verified"`
+	// LastDrill is the newest restore drill (campfire backup drill, the
+	// daily verify job): when, whether it passed, what it compared.
+	LastDrill *struct {
+		At     time.Time `json:"at"`
+		Status string    `json:"status"`
+		Detail string    `json:"detail"`
+	} `json:"last_drill"`
 	LastFailure           *struct {
 		At     time.Time `json:"at"`
 		Action string    `json:"action"`
@@ -165,6 +178,13 @@ func (s *Server) backupStatus(ctx context.Context, now time.Time) (backupHealth,
 	if e := sum.LastVerified; e != nil {
 		t := e.FinishedAt
 		h.LastVerified = &t
+	}
+	if e := sum.LastDrill; e != nil {
+		h.LastDrill = &struct {
+			At     time.Time `json:"at"`
+			Status string    `json:"status"`
+			Detail string    `json:"detail"`
+		}{e.FinishedAt, e.Status, e.Detail}
 	}
 	if e := sum.LastFailure; e != nil {
 		h.LastFailure = &struct {
