@@ -114,7 +114,7 @@ type backupHealth struct {
 		Status string    `json:"status"`
 		Detail string    `json:"detail"`
 	} `json:"last_drill"`
-	LastFailure           *struct {
+	LastFailure *struct {
 		At     time.Time `json:"at"`
 		Action string    `json:"action"`
 		Type   string    `json:"type"`
