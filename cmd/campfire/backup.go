@@ -158,6 +158,22 @@ Progress shows on stderr when it is a terminal. --json prints the result
 	return cmd
 }
 
+// checkIncrementalFlags refuses the flags that mean nothing for segments,
+// rather than ignore them.
+func checkIncrementalFlags(cmd *cobra.Command, f backupFlags) error {
+	switch {
+	case f.remote:
+		return usageErrorf("incremental takes no --remote: with CAMPFIRE_BACKUP_REMOTE set, the server copies every segment there by itself")
+	case f.output != "":
+		return usageErrorf("incremental takes no --output: segments are named by their position, under <backup dir>/wal/")
+	case f.verify:
+		return usageErrorf("incremental takes no --verify: campfire backup drill restores the segments and compares them with the database")
+	case cmd.Flags().Changed("compress") && f.compress != string(backup.CompressionZstd):
+		return usageErrorf("--compress=%s: segments are always zstd-compressed", f.compress)
+	}
+	return nil
+}
+
 // compressArgs refuses positional arguments, with a hint for the common
 // slip of "--compress gzip" (the value must follow an equals sign).
 func compressArgs(cmd *cobra.Command, args []string) error {
@@ -171,8 +187,10 @@ func compressArgs(cmd *cobra.Command, args []string) error {
 }
 
 func runBackup(cmd *cobra.Command, e *env, typ backup.Type, f backupFlags) error {
-	if f.remote && typ == backup.TypeIncremental {
-		return usageErrorf("--remote copies full, hot and schema backups; incremental segments stay in the backup directory in this version")
+	if typ == backup.TypeIncremental {
+		if err := checkIncrementalFlags(cmd, f); err != nil {
+			return err
+		}
 	}
 	cfg, err := loadConfig(e.Getenv, cmd.Flags())
 	if err != nil {

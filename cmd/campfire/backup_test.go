@@ -341,7 +341,9 @@ func TestBackupCommands(t *testing.T) {
 
 	t.Run("NotAvailable", func(t *testing.T) {
 		before, _ := backup.List(c.backupDir)
-		c.run("backup", "incremental").want(t, 1, "no continuous backup chain")
+		c.run("backup", "incremental", "--compress").want(t, 1, "no continuous backup chain")
+		c.run("backup", "incremental", "--output", "x.db").want(t, 2, "segments are named by their position")
+		c.run("backup", "incremental", "--compress=gzip").want(t, 2, "always zstd")
 		c.run("backup", "full", "--remote").want(t, 2, "--remote needs an off-site destination", "CAMPFIRE_BACKUP_REMOTE")
 		c.run("backup", "list", "--remote").want(t, 2, "CAMPFIRE_BACKUP_REMOTE")
 		after, _ := backup.List(c.backupDir)
