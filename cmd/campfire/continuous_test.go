@@ -302,6 +302,10 @@ func TestContinuousBackup_Offsite(t *testing.T) {
 			}
 			t.Logf("%s: %d writes acknowledged, %d not off site at the kill", d.name, acked, lost)
 
+			r = dr.run("restore", "--list", "--from-remote").want(t, 0)
+			if !strings.Contains(r.stdout, "Point-in-time restore") || strings.Contains(r.stdout, "NOT RESTORABLE") {
+				t.Errorf("restore --list --from-remote:\n%s", r.stdout)
+			}
 			// Retention of the destination covers its segments too.
 			r = dr.run("backup", "prune", "--remote", "--dry-run").want(t, 0)
 			if !strings.Contains(r.stdout, "Continuous backup: would delete 0 segments") {

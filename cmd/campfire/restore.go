@@ -244,7 +244,7 @@ func listRestorable(e *env, dir string, asJSON bool) error {
 	} else if latest != "" {
 		fmt.Fprintln(e.Stdout, "latest: what 'campfire restore latest' restores (the newest verified full or hot backup)")
 	}
-	return printWindows(context.Background(), e.Stdout, dir, entries)
+	return printWindows(context.Background(), e.Stdout, backup.DirStore(dir), entries)
 }
 
 func restoreVerifyOnly(cmd *cobra.Command, e *env, cfg Config, req admin.RestoreRequest, asJSON bool) error {

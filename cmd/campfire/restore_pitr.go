@@ -48,8 +48,8 @@ func chainIn(entries []backup.Entry) bool {
 }
 
 // printWindows lists what point-in-time restore can reach.
-func printWindows(ctx context.Context, w io.Writer, dir string, entries []backup.Entry) error {
-	ws, err := backup.Windows(ctx, backup.DirStore(dir), entries)
+func printWindows(ctx context.Context, w io.Writer, st backup.ObjectStore, entries []backup.Entry) error {
+	ws, err := backup.Windows(ctx, st, entries)
 	if err != nil || len(ws) == 0 {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/campfire-in-go/campfire/internal/admin"
 	"github.com/campfire-in-go/campfire/internal/backup"
+	"github.com/campfire-in-go/campfire/internal/remote"
 )
 
 // addRestoreRemoteFlags registers --from-remote, and --remote as a hidden
@@ -126,8 +127,15 @@ func listRemoteRestorable(cmd *cobra.Command, e *env, cfg Config, asJSON bool) e
 	}
 	fmt.Fprintf(e.Stdout, "Backups in %s:\n", where)
 	printEntries(e.Stdout, list, latest)
-	if latest != "" {
+	if chainIn(entries) {
+		fmt.Fprintln(e.Stdout, "latest: 'campfire restore --from-remote latest' restores the last commit copied there by continuous backup (see below)")
+	} else if latest != "" {
 		fmt.Fprintln(e.Stdout, "latest: what 'campfire restore --from-remote latest' restores (the newest verified, complete full or hot backup)")
 	}
-	return nil
+	st, err := remote.Open(cmd.Context(), cfg.BackupRemote)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return printWindows(cmd.Context(), e.Stdout, st, entries)
 }
