@@ -171,6 +171,27 @@ func TestContinuousBackup_PointInTime(t *testing.T) {
 			t.Errorf("restore latest lacks %s", m.body)
 		}
 	}
+
+	// The running server restores a moment itself, then starts a new
+	// chain from the restored database: what is written after it is
+	// backed up too.
+	half := ms[len(ms)/2].acked
+	r = c.run("restore", "--to-time", half.Format(time.RFC3339Nano), "--auto-confirm").want(t, 0)
+	if !strings.Contains(r.stdout, "paused for") || !strings.Contains(r.stdout, "segments of chain") {
+		t.Errorf("restore --to-time through the server:\n%s", r.stdout)
+	}
+	live := roomBodies(t, base, token)
+	for _, m := range ms {
+		if m.sent.After(half) && slices.Contains(live, m.body) {
+			t.Errorf("after the restore to %s the room holds %s", half.Format("15:04:05.000"), m.body)
+		}
+	}
+	mustPost(t, base, token, "after the restore")
+	c.run("backup", "incremental").want(t, 0) // shipped now, not within 50 ms
+	got, r = restoreCopy(t, c, "latest")
+	if r.code != 0 || !slices.Contains(got, "after the restore") || len(got) != len(live)+1 {
+		t.Errorf("restore latest after a restore: %d messages (want %d), %s", len(got), len(live)+1, r)
+	}
 }
 
 // TestContinuousBackup_SIGKILL: the server is killed mid-write; the backups
