@@ -85,6 +85,7 @@ type Replicator struct {
 	since          time.Time // At of the last segment
 	restartPending bool      // we checkpointed everything: the WAL may restart
 	restartFrom    uint32    // salt1 of the WAL we checkpointed
+	retryAt        int64     // WAL frames before the next checkpoint after one a reader blocked
 	anyWAL         bool      // no WAL at the chain's start: the first one continues it
 	lastTip        time.Time
 	checksum       string
@@ -381,11 +382,12 @@ func (r *Replicator) step(ctx context.Context) {
 	r.shipMu.Lock()
 	err := r.ship(ctx)
 	frames := r.pos.Frames
+	due := frames >= max(r.CheckpointPages, r.retryAt)
 	if err == nil && r.now().Sub(r.lastTip) >= tipEvery {
 		err = r.writeTip(ctx, false)
 	}
 	r.shipMu.Unlock()
-	if err == nil && frames >= r.CheckpointPages {
+	if err == nil && due {
 		err = r.checkpoint(ctx)
 	}
 	if errors.Is(err, errContinuity) {
@@ -456,11 +458,14 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 			return err
 		}
 		if res.Busy || res.Checkpointed < res.LogPages {
-			return nil // a reader still needs older frames; next time
+			// A reader still needs older frames: try again once the WAL
+			// has grown by another threshold, not at every commit.
+			r.retryAt = r.pos.Frames + r.CheckpointPages
+			return nil
 		}
 		// Everything shipped is in the database file: the WAL may now be
 		// restarted by the next write, which continuity allows.
-		r.restartPending, r.restartFrom = true, r.pos.Salt1
+		r.restartPending, r.restartFrom, r.retryAt = true, r.pos.Salt1, 0
 		_, err = w.Checkpoint(ctx, sqldb.CheckpointTruncate, true)
 		return err
 	})
@@ -516,7 +521,7 @@ func (r *Replicator) ship(ctx context.Context) error {
 		if !r.anyWAL && (!r.restartPending || (d != 1 && d != 2)) || h.PageSize != r.pageSize {
 			return fmt.Errorf("%w: the WAL was restarted by another process (salt %08x after %08x)", errContinuity, h.Salt1, r.restartFrom)
 		}
-		r.pos, r.anyWAL = h.start(), false
+		r.pos, r.anyWAL, r.retryAt = h.start(), false, 0
 	}
 	for {
 		b, err := readWAL(f, h, r.pos, maxSegmentBytes)
