@@ -57,6 +57,7 @@ func main() {
 	pitrDelay := flag.Duration("pitr-ship-delay", 5*time.Millisecond, "ShipDelay of the replicator while the segments are produced")
 	pitrRuns := flag.Int("pitr-runs", 3, "runs of each restore")
 	jsonOut := flag.Bool("json", false, "print the results as JSON instead of tables")
+	jsonFile := flag.String("json-file", "", "also write the results as JSON to this file")
 	keep := flag.Bool("keep", false, "keep -dir (the PITR database and segments) at the end")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./tools/replbench [flags]\n\n%s\nflags:\n", strings.SplitN(doc, "\n\n", 2)[0])
@@ -76,7 +77,7 @@ func main() {
 	err := mainErr(ctx, config{
 		dir: *dir, bin: *bin, litestream: *lsBin, phases: *phases, rates: *rates, modes: *modes,
 		reps: *reps, maxReps: *maxReps, dur: *dur, warmup: *warmup, conc: *conc, maxConc: *maxConc,
-		posters: *posters, sample: *sample, jsonOut: *jsonOut, keep: *keep, logf: logf,
+		posters: *posters, sample: *sample, jsonOut: *jsonOut, jsonFile: *jsonFile, keep: *keep, logf: logf,
 		pitr: pitrOpts{src: *pitrDB, sizeMB: *pitrSize, real: *pitrSeconds, day: *pitrDay,
 			rate: *pitrRate, shipDelay: *pitrDelay, runs: *pitrRuns},
 	})
@@ -91,6 +92,7 @@ const doc = `replbench measures continuous backup (replication lag, loss window 
 
 type config struct {
 	dir, bin, litestream, phases, rates, modes string
+	jsonFile                                   string
 	reps, maxReps, conc, maxConc, posters      int
 	dur, warmup, sample                        time.Duration
 	jsonOut, keep                              bool
@@ -138,6 +140,11 @@ func mainErr(ctx context.Context, c config) error {
 }
 
 func report(c config, out *output) {
+	if c.jsonFile != "" {
+		if b, err := json.MarshalIndent(out, "", "  "); err == nil {
+			_ = os.WriteFile(c.jsonFile, b, 0o644)
+		}
+	}
 	if c.jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
