@@ -68,8 +68,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
+		// Interrupted: end the children and stop here.
 		<-ctx.Done()
 		killAll()
+		if !*keep {
+			os.RemoveAll(*dir)
+		}
+		fmt.Fprintln(os.Stderr, "replbench: interrupted")
+		os.Exit(130)
 	}()
 	logf := func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...)
