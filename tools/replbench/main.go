@@ -45,6 +45,7 @@ func main() {
 	maxReps := flag.Int("max-reps", 3, "runs per mode at the closed-loop maximum rate (modes on and off); 0 skips")
 	dur := flag.Duration("duration", 20*time.Second, "measured load per run, after the warm-up; then the processes are killed")
 	warmup := flag.Duration("warmup", 2*time.Second, "load before the measured window")
+	jitter := flag.Duration("kill-jitter", time.Second, "random extra load, 0 to this, before the kill, so kills fall at any phase of a shipping cycle")
 	conc := flag.Int("conc", 32, "concurrent HTTP clients")
 	maxConc := flag.Int("max-conc", 8, "clients of the closed-loop maximum-rate runs")
 	posters := flag.Int("posters", 4, "users the clients post as (the administrator and posters-1 sign-ups)")
@@ -82,7 +83,7 @@ func main() {
 	}
 	err := mainErr(ctx, config{
 		dir: *dir, bin: *bin, litestream: *lsBin, phases: *phases, rates: *rates, modes: *modes,
-		reps: *reps, maxReps: *maxReps, dur: *dur, warmup: *warmup, conc: *conc, maxConc: *maxConc,
+		reps: *reps, maxReps: *maxReps, dur: *dur, jitter: *jitter, warmup: *warmup, conc: *conc, maxConc: *maxConc,
 		posters: *posters, sample: *sample, jsonOut: *jsonOut, jsonFile: *jsonFile, keep: *keep, logf: logf,
 		pitr: pitrOpts{src: *pitrDB, sizeMB: *pitrSize, real: *pitrSeconds, day: *pitrDay,
 			rate: *pitrRate, shipDelay: *pitrDelay, runs: *pitrRuns},
@@ -100,7 +101,7 @@ type config struct {
 	dir, bin, litestream, phases, rates, modes string
 	jsonFile                                   string
 	reps, maxReps, conc, maxConc, posters      int
-	dur, warmup, sample                        time.Duration
+	dur, warmup, sample, jitter                time.Duration
 	jsonOut, keep                              bool
 	logf                                       func(string, ...any)
 	pitr                                       pitrOpts
@@ -194,7 +195,7 @@ func loadPhase(ctx context.Context, c config) ([]*runResult, error) {
 		ms = append(ms, m)
 	}
 	o := loadOpts{bin: c.bin, litestream: c.litestream, dir: c.dir, conc: c.conc, posters: c.posters,
-		warmup: c.warmup, dur: c.dur, sample: c.sample, restore: true, logf: c.logf}
+		warmup: c.warmup, dur: c.dur, jitter: c.jitter, sample: c.sample, restore: true, logf: c.logf}
 	var out []*runResult
 	seed := uint64(1)
 	one := func(o loadOpts, mode string, rate float64, rep int) error {

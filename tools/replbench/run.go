@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ type loadOpts struct {
 	dir             string
 	conc, posters   int
 	warmup, dur     time.Duration
+	jitter          time.Duration // random extra load before the kill
 	sample          time.Duration
 	restore         bool // kill and restore (modes on and litestream)
 	logf            func(string, ...any)
@@ -100,7 +102,14 @@ func runOnce(ctx context.Context, o loadOpts, mode string, rate float64, rep int
 	}
 	self0, _ := cpuTime(os.Getpid())
 	busy0, total0 := machineBusy()
-	time.Sleep(o.dur)
+	// A random extra so that the kill falls at any phase of the shipping
+	// cycles (Litestream syncs on a 1 s ticker from its start).
+	if o.jitter > 0 {
+		time.Sleep(o.dur + time.Duration(rand.Int64N(int64(o.jitter))))
+	} else {
+		time.Sleep(o.dur)
+	}
+	window := time.Since(from).Seconds()
 
 	// The machine dies: read the counters, then kill Litestream and the
 	// server back to back, while the clients are still posting.
@@ -134,7 +143,7 @@ func runOnce(ctx context.Context, o loadOpts, mode string, rate float64, rep int
 	if total1 > total0 {
 		// Busy jiffies of the machine less ours, in cores.
 		ours := res.CPUServer + res.CPULitestream + (self1 - self0).Seconds()
-		res.OtherCPU = max(0, float64(busy1-busy0)/clockTicks-ours) / o.dur.Seconds()
+		res.OtherCPU = max(0, float64(busy1-busy0)/clockTicks-ours) / window
 	}
 	res.LagSamples = len(samples)
 	res.LagP50ms, res.LagP99ms, res.LagMaxms = ms(percentile(samples, 50)), ms(percentile(samples, 99)), ms(percentile(samples, 100))
