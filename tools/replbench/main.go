@@ -29,16 +29,19 @@ import (
 )
 
 type output struct {
-	Machine machineInfo  `json:"machine"`
-	Runs    []*runResult `json:"runs,omitempty"`
-	PITR    *pitrResult  `json:"pitr,omitempty"`
+	Machine machineInfo   `json:"machine"`
+	Runs    []*runResult  `json:"runs,omitempty"`
+	PITR    *pitrResult   `json:"pitr,omitempty"`
+	Ckpt    []*ckptResult `json:"checkpoint_policy,omitempty"`
 }
 
 func main() {
 	dir := flag.String("dir", "/tmp/replbench", "working directory (runs are deleted as they finish)")
 	bin := flag.String("bin", "", "campfire binary (default: go build ./cmd/campfire into -dir)")
 	lsBin := flag.String("litestream", "", "litestream binary (default: litestream in PATH or in $GOPATH/bin); empty result skips Litestream")
-	phases := flag.String("phases", "load,pitr", "what to measure: load (lag, loss, throughput, Litestream) and/or pitr")
+	phases := flag.String("phases", "load,pitr", "what to measure: load (lag, loss, throughput, Litestream), pitr, ckpt (in process: the write path with continuous backup off and on at several checkpoint thresholds)")
+	ckptPages := flag.String("ckpt-pages", "1000,4000,16000", "checkpoint thresholds (WAL frames) of phase ckpt")
+	ckptDur := flag.Duration("ckpt-duration", 10*time.Second, "length of each run of phase ckpt")
 	rates := flag.String("rates", "100,1000", "open-loop rates in messages/s; 0 means as fast as the server answers")
 	modes := flag.String("modes", "on,off,litestream", "modes per rate: on (continuous backup), off, litestream (off + litestream replicate)")
 	reps := flag.Int("reps", 5, "runs per mode and rate (loss windows need ≥5)")
@@ -85,6 +88,7 @@ func main() {
 		dir: *dir, bin: *bin, litestream: *lsBin, phases: *phases, rates: *rates, modes: *modes,
 		reps: *reps, maxReps: *maxReps, dur: *dur, jitter: *jitter, warmup: *warmup, conc: *conc, maxConc: *maxConc,
 		posters: *posters, sample: *sample, jsonOut: *jsonOut, jsonFile: *jsonFile, keep: *keep, logf: logf,
+		ckptPages: *ckptPages, ckptDur: *ckptDur,
 		pitr: pitrOpts{src: *pitrDB, sizeMB: *pitrSize, real: *pitrSeconds, day: *pitrDay,
 			rate: *pitrRate, shipDelay: *pitrDelay, runs: *pitrRuns},
 	})
@@ -99,7 +103,8 @@ const doc = `replbench measures continuous backup (replication lag, loss window 
 
 type config struct {
 	dir, bin, litestream, phases, rates, modes string
-	jsonFile                                   string
+	jsonFile, ckptPages                        string
+	ckptDur                                    time.Duration
 	reps, maxReps, conc, maxConc, posters      int
 	dur, warmup, sample, jitter                time.Duration
 	jsonOut, keep                              bool
@@ -137,6 +142,22 @@ func mainErr(ctx context.Context, c config) error {
 		c.pitr.bin, c.pitr.dir, c.pitr.logf = c.bin, filepath.Join(c.dir, "pitr"), c.logf
 		p, err := runPITR(ctx, c.pitr)
 		out.PITR = p
+		if err != nil {
+			report(c, out)
+			return err
+		}
+	}
+	if strings.Contains(c.phases, "ckpt") {
+		var pages []int64
+		for _, f := range strings.Split(c.ckptPages, ",") {
+			p, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || p <= 0 {
+				return fmt.Errorf("-ckpt-pages: %q is not a positive number", f)
+			}
+			pages = append(pages, p)
+		}
+		rs, err := ckptPhase(ctx, c.dir, pages, max(c.maxReps, 1), c.maxConc, c.ckptDur, c.logf)
+		out.Ckpt = rs
 		if err != nil {
 			report(c, out)
 			return err

@@ -17,6 +17,29 @@ func printTables(w io.Writer, out *output) {
 	if out.PITR != nil {
 		printPITR(w, out.PITR)
 	}
+	if len(out.Ckpt) > 0 {
+		printCkpt(w, out.Ckpt)
+	}
+}
+
+func printCkpt(w io.Writer, rs []*ckptResult) {
+	fmt.Fprintln(w, "\n| checkpoint policy | run | msg/s | p50 ms | p99 ms | checkpoints | messages per checkpoint | max stall ms | segments |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %.2f | %d | %.0f | %.0f | %d |\n", r.Config, r.Rep, r.PerSec, r.P50ms, r.P99ms, r.Checkpoints, r.PerCkpt, r.MaxStallms, r.Segments)
+	}
+	by := map[string][]float64{}
+	var order []string
+	for _, r := range rs {
+		if _, ok := by[r.Config]; !ok {
+			order = append(order, r.Config)
+		}
+		by[r.Config] = append(by[r.Config], r.PerSec)
+	}
+	off := median(by["off"])
+	for _, c := range order {
+		fmt.Fprintf(w, "median %s: %.0f msg/s, × off %.2f\n", c, median(by[c]), ratio(median(by[c]), off))
+	}
 }
 
 func printRuns(w io.Writer, runs []*runResult) {
