@@ -69,11 +69,14 @@ func main() {
 	}
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// Interrupted: end the children and stop here.
-		<-ctx.Done()
+		<-sigs
+		cancel()
 		killAll()
 		if !*keep {
 			os.RemoveAll(*dir)
@@ -216,7 +219,7 @@ func loadPhase(ctx context.Context, c config) ([]*runResult, error) {
 		ms = append(ms, m)
 	}
 	o := loadOpts{bin: c.bin, litestream: c.litestream, dir: c.dir, conc: c.conc, posters: c.posters,
-		warmup: c.warmup, dur: c.dur, jitter: c.jitter, sample: c.sample, restore: true, logf: c.logf}
+		keep: c.keep, warmup: c.warmup, dur: c.dur, jitter: c.jitter, sample: c.sample, restore: true, logf: c.logf}
 	var out []*runResult
 	seed := uint64(1)
 	one := func(o loadOpts, mode string, rate float64, rep int) error {

@@ -26,6 +26,7 @@ type loadOpts struct {
 	jitter          time.Duration // random extra load before the kill
 	sample          time.Duration
 	restore         bool // kill and restore (modes on and litestream)
+	keep            bool // keep each run's directory
 	logf            func(string, ...any)
 }
 
@@ -58,7 +59,9 @@ type runResult struct {
 func runOnce(ctx context.Context, o loadOpts, mode string, rate float64, rep int, seed uint64) (*runResult, error) {
 	res := &runResult{Mode: mode, Rate: rate, Rep: rep}
 	dir := filepath.Join(o.dir, fmt.Sprintf("%s-%g-%d", mode, rate, rep))
-	defer os.RemoveAll(dir)
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
 	s, err := startServer(ctx, o.bin, filepath.Join(dir, "server"), mode == modeOn, o.posters, o.conc)
 	if err != nil {
 		return nil, err
@@ -148,6 +151,13 @@ func runOnce(ctx context.Context, o loadOpts, mode string, rate float64, rep int
 	res.LagSamples = len(samples)
 	res.LagP50ms, res.LagP99ms, res.LagMaxms = ms(percentile(samples, 50)), ms(percentile(samples, 99)), ms(percentile(samples, 100))
 	res.LogProblems, res.FirstProblem = logProblems(filepath.Join(dir, "server", "serve.log"))
+	if ls != nil {
+		n, first := logProblems(filepath.Join(dir, "litestream.log"))
+		res.LogProblems += n
+		if res.FirstProblem == "" {
+			res.FirstProblem = first
+		}
+	}
 	switch mode {
 	case modeOn:
 		res.ReplicaFiles, res.ReplicaBytes = dirSize(filepath.Join(s.backups, "wal"))
