@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,26 @@ func TestCompactDamagedSegmentSkipsItsWindow(t *testing.T) {
 	}
 	if len(rep.Written) != 1 || !strings.Contains(rep.Written[0], "0000000000000003-0000000000000004") || len(rep.Skipped) != 1 {
 		t.Fatalf("report %+v: want the second window merged and the first skipped", rep)
+	}
+}
+
+// An applied batch undone leaves the checksum table as it was.
+func TestPageSumsUndo(t *testing.T) {
+	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, 512) }
+	p := &pageSums{}
+	for i := uint32(1); i <= 10; i++ {
+		p.set(i, page(byte(i)))
+	}
+	before := append([]uint64(nil), p.sums...)
+	total := p.total
+	for _, c := range []struct{ min, db uint32 }{{10, 10}, {4, 12}, {3, 6}, {10, 20}} {
+		undo := p.apply(map[uint32][]byte{2: page(99), 5: page(98), 11: page(97)}, c.min, c.db, 512)
+		if p.total == total {
+			t.Fatalf("apply %+v changed nothing", c)
+		}
+		undo()
+		if p.total != total || !slices.Equal(p.sums, before) {
+			t.Fatalf("undo after %+v: total %x, sums %v; want %x, %v", c, p.total, p.sums, total, before)
+		}
 	}
 }

@@ -85,7 +85,10 @@ func postSpread(t *testing.T, r *replicated, clock *fakeClock, n, sampleEvery in
 }
 
 func TestCompactReplicatedRestoresSame(t *testing.T) {
-	clock := newFakeClock(time.Now())
+	// On an hour boundary (ahead of the wall clock, which stamps the
+	// base): two whole hours, then half an hour still open, whatever the
+	// time the test runs.
+	clock := newFakeClock(time.Now().Truncate(time.Hour).Add(time.Hour))
 	r := newReplicatedAt(t, clock)
 	// 600 messages 15 s apart: 2.5 hours, 4 segments a minute.
 	samples := postSpread(t, r, clock, 600, 97, 15*time.Second)

@@ -523,6 +523,10 @@ func (r *Replicator) ship(ctx context.Context) error {
 		}
 		r.pos, r.anyWAL, r.retryAt = h.start(), false, 0
 	}
+	// One segment, unless a huge transaction had to be cut: the commits
+	// that land while it is written wait for the next round, ShipDelay
+	// later, so a busy server writes 1/ShipDelay segments a second, not
+	// one per fsync.
 	for {
 		b, err := readWAL(f, h, r.pos, maxSegmentBytes)
 		if err != nil {
@@ -534,6 +538,9 @@ func (r *Replicator) ship(ctx context.Context) error {
 		r.restartPending = false
 		if err := r.writeSegment(ctx, b); err != nil {
 			return err
+		}
+		if b.Bytes < maxSegmentBytes {
+			break
 		}
 	}
 	if r.commits.Load() == startCommits {
@@ -560,8 +567,10 @@ func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
 	if !at.After(r.since) {
 		at = r.since.Add(time.Millisecond)
 	}
-	sums := r.sums.clone()
-	sums.apply(b.Pages, b.MinPages, b.DBPages, int(r.pageSize))
+	// Applied in place (a copy would cost 8 bytes per page of the whole
+	// database per segment) and undone if the segment cannot be stored.
+	sums := r.sums
+	undo := sums.apply(b.Pages, b.MinPages, b.DBPages, int(r.pageSize))
 	s := &segment{SegmentHeader: SegmentHeader{
 		Chain: r.chain, Level: 0, First: r.seq + 1, Last: r.seq + 1,
 		PageSize: r.pageSize, MinPages: b.MinPages, DBPages: b.DBPages, Commits: b.Commits,
@@ -569,10 +578,12 @@ func (r *Replicator) writeSegment(ctx context.Context, b *walBatch) error {
 	}, pages: b.Pages}
 	stored, err := r.codec.seal(encodeSegment(s))
 	if err != nil {
+		undo()
 		return err
 	}
 	sum := sha256.Sum256(stored)
 	if err := r.store.Put(ctx, SegmentKey(s.SegmentHeader, r.codec.encryption()), bytes.NewReader(stored), int64(len(stored)), hex.EncodeToString(sum[:])); err != nil {
+		undo()
 		return fmt.Errorf("write segment %d: %w", s.First, err)
 	}
 	r.seq, r.pos, r.sums, r.since, r.dbPages, r.checksum = s.Last, b.End, sums, at, b.DBPages, s.Checksum

@@ -291,12 +291,25 @@ func (p *pageSums) truncate(n uint32) {
 }
 
 // apply applies a batch of pages that leaves the database dbPages long,
-// after being minPages long at its smallest.
-func (p *pageSums) apply(pages map[uint32][]byte, minPages, dbPages uint32, pageSize int) {
+// after being minPages long at its smallest, and returns what undoes it.
+func (p *pageSums) apply(pages map[uint32][]byte, minPages, dbPages uint32, pageSize int) (undo func()) {
+	total, n := p.total, len(p.sums)
+	old := map[uint32]uint64{}
+	save := func(pgno uint32) {
+		if _, ok := old[pgno]; !ok && int(pgno) <= n {
+			old[pgno] = p.sums[pgno-1]
+		}
+	}
+	for pgno := minPages + 1; int(pgno) <= n; pgno++ {
+		save(pgno) // truncated below
+	}
+	for pgno := range pages {
+		save(pgno)
+	}
 	p.truncate(minPages)
-	for n, pg := range pages {
-		if n <= dbPages {
-			p.set(n, pg)
+	for pgno, pg := range pages {
+		if pgno <= dbPages {
+			p.set(pgno, pg)
 		}
 	}
 	p.truncate(dbPages)
@@ -305,10 +318,16 @@ func (p *pageSums) apply(pages map[uint32][]byte, minPages, dbPages uint32, page
 		// in a file that was extended to hold it.
 		p.set(uint32(len(p.sums))+1, make([]byte, pageSize))
 	}
-}
-
-func (p *pageSums) clone() *pageSums {
-	return &pageSums{sums: slices.Clone(p.sums), total: p.total}
+	return func() {
+		for len(p.sums) < n {
+			p.sums = append(p.sums, 0)
+		}
+		p.sums = p.sums[:n]
+		for pgno, v := range old {
+			p.sums[pgno-1] = v
+		}
+		p.total = total
+	}
 }
 
 func formatSum(v uint64) string { return fmt.Sprintf("%016x", v) }
