@@ -76,18 +76,23 @@ type Replicator struct {
 
 	// shipMu serializes shipping and guards the position. Lock order:
 	// the DB writer (WithWriter) first, then shipMu.
-	shipMu         sync.Mutex
-	chain          string
-	seq            uint64
-	pos            walPos
-	pageSize       uint32
-	dbPages        uint32
-	sums           *pageSums // nil until the chain's first base is read
-	since          time.Time // At of the last segment
-	restartPending bool      // we checkpointed everything: the WAL may restart
-	restartFrom    uint32    // salt1 of the WAL we checkpointed
-	retryAt        int64     // WAL frames before the next checkpoint after one a reader blocked
-	anyWAL         bool      // no WAL at the chain's start: the first one continues it
+	shipMu   sync.Mutex
+	chain    string
+	seq      uint64
+	pos      walPos
+	pageSize uint32
+	dbPages  uint32
+	sums     *pageSums // nil until the chain's first base is read
+	since    time.Time // At of the last segment
+	// restartPending: every frame of the WAL (salt1 restartFrom) was
+	// shipped and copied into the database by our own checkpoint, so the
+	// next write may restart the WAL. Notify clears it as soon as a
+	// commit appends to that WAL instead: a restart after that would need
+	// a checkpoint we did not run.
+	restartPending atomic.Bool
+	restartFrom    atomic.Uint32
+	retryAt        int64 // WAL frames before the next checkpoint after one a reader blocked
+	anyWAL         bool  // no WAL at the chain's start: the first one continues it
 	lastTip        time.Time
 	checksum       string
 
@@ -134,6 +139,13 @@ func (r *Replicator) logger() *slog.Logger { return loggerOr(r.Logger) }
 // blocks: it is sqldb.DB.OnCommit.
 func (r *Replicator) Notify() {
 	r.init()
+	if r.restartPending.Load() {
+		// Did this commit restart the WAL (legitimate) or append to the
+		// one we checkpointed? Its header says: a restart rewrites salt 1.
+		if salt, ok := walSalt1(r.DB.Path); ok && salt == r.restartFrom.Load() {
+			r.restartPending.Store(false)
+		}
+	}
 	r.commits.Add(1)
 	r.pendingSince.CompareAndSwap(0, time.Now().UnixNano())
 	select {
@@ -289,6 +301,13 @@ func (r *Replicator) Incremental(ctx context.Context) (*Result, error) {
 	return &Result{Path: filepath.Join(r.Engine.Dir, walPrefix, pos.Chain), Manifest: m}, nil
 }
 
+// allowRestart records that every frame of the WAL with salt 1 salt is
+// shipped and in the database file.
+func (r *Replicator) allowRestart(salt uint32) {
+	r.restartFrom.Store(salt)
+	r.restartPending.Store(true)
+}
+
 // Offsite returns the state of the copy off site (ok false without one)
 // and the age of the oldest commit not there yet.
 func (r *Replicator) Offsite() (stats OffsiteStats, lag time.Duration, ok bool) {
@@ -424,29 +443,34 @@ func (r *Replicator) fail(err error) {
 // Writers wait only for steps 1 and 3.
 func (r *Replicator) checkpoint(ctx context.Context) error {
 	var release func()
+	var pinnedAt int64
+	var pinnedSalt uint32
 	stall1, err := r.holdWriter(ctx, func(ctx context.Context, _ *sqldb.Writer) error {
 		r.shipMu.Lock()
 		err := r.ship(ctx)
 		fresh := r.sums == nil // nothing may be checkpointed before it is shipped
-		if err == nil && !fresh {
-			// Step 2 may copy every frame, and the next write then
-			// restart the WAL: legitimate, all of it was shipped.
-			r.restartPending, r.restartFrom = true, r.pos.Salt1
-		}
+		pinned, salt := r.pos.Frames, r.pos.Salt1
 		r.shipMu.Unlock()
 		if err != nil || fresh {
 			return err
 		}
 		release, err = r.DB.PinSnapshot(ctx)
+		pinnedAt = pinned
+		pinnedSalt = salt
 		return err
 	})
 	if err != nil || release == nil {
 		return err
 	}
-	_, err = r.DB.CheckpointAside(ctx)
+	res, err := r.DB.CheckpointAside(ctx)
 	release()
 	if err != nil {
 		return err
+	}
+	if !res.Busy && int64(res.LogPages) == pinnedAt && res.Checkpointed == res.LogPages {
+		// Every frame was shipped and copied, and nothing was committed
+		// since: the next write may restart the WAL, legitimately.
+		r.allowRestart(pinnedSalt)
 	}
 	stall2, err := r.holdWriter(ctx, func(ctx context.Context, w *sqldb.Writer) error {
 		r.shipMu.Lock()
@@ -466,7 +490,8 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 		}
 		// Everything shipped is in the database file: the WAL may now be
 		// restarted by the next write, which continuity allows.
-		r.restartPending, r.restartFrom, r.retryAt = true, r.pos.Salt1, 0
+		r.allowRestart(r.pos.Salt1)
+		r.retryAt = 0
 		_, err = w.Checkpoint(ctx, sqldb.CheckpointTruncate, true)
 		return err
 	})
@@ -518,9 +543,10 @@ func (r *Replicator) ship(ctx context.Context) error {
 		// the WAL; after our TRUNCATE the new header carries +2 (measured
 		// with SQLite 3.51: the truncation and the next writer each
 		// restart it). Anything else means someone else checkpointed.
-		d := h.Salt1 - r.restartFrom
-		if !r.anyWAL && (!r.restartPending || (d != 1 && d != 2)) || h.PageSize != r.pageSize {
-			return fmt.Errorf("%w: the WAL was restarted by another process (salt %08x after %08x)", errContinuity, h.Salt1, r.restartFrom)
+		from := r.restartFrom.Load()
+		d := h.Salt1 - from
+		if !r.anyWAL && (!r.restartPending.Load() || (d != 1 && d != 2)) || h.PageSize != r.pageSize {
+			return fmt.Errorf("%w: the WAL was restarted by another process (salt %08x after %08x)", errContinuity, h.Salt1, from)
 		}
 		r.pos, r.anyWAL, r.retryAt = h.start(), false, 0
 	}
@@ -536,7 +562,7 @@ func (r *Replicator) ship(ctx context.Context) error {
 		if b.Commits == 0 {
 			break
 		}
-		r.restartPending = false
+		r.restartPending.Store(false)
 		if err := r.writeSegment(ctx, b); err != nil {
 			return err
 		}
@@ -555,7 +581,7 @@ func (r *Replicator) ship(ctx context.Context) error {
 // noWAL handles a missing or empty WAL: fine after our own truncation or
 // when nothing was ever written to it.
 func (r *Replicator) noWAL() error {
-	if r.pos.Frames == 0 || r.restartPending || r.anyWAL {
+	if r.pos.Frames == 0 || r.restartPending.Load() || r.anyWAL {
 		r.pendingSince.Store(0)
 		return nil
 	}
@@ -723,7 +749,8 @@ func (r *Replicator) startFresh(ctx context.Context) error {
 		id = chainID(r.now().Add(time.Millisecond))
 	}
 	r.chain, r.seq, r.since = id, 0, r.now()
-	r.pos, r.restartPending, r.anyWAL = walPos{}, false, true
+	r.pos, r.anyWAL = walPos{}, true
+	r.restartPending.Store(false)
 	f, err := openWAL(r.DB.Path)
 	if err != nil || f == nil {
 		return err

@@ -177,3 +177,18 @@ func readWAL(f *os.File, h walHeader, pos walPos, maxBytes int64) (*walBatch, er
 		}
 	}
 }
+
+// walSalt1 reads salt 1 of the header of dbPath's WAL (ok false when there
+// is no whole header).
+func walSalt1(dbPath string) (uint32, bool) {
+	f, err := openWAL(dbPath)
+	if err != nil || f == nil {
+		return 0, false
+	}
+	defer f.Close()
+	h, ok, err := readWALHeader(f)
+	if err != nil || !ok {
+		return 0, false
+	}
+	return h.Salt1, true
+}
