@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -17,6 +14,8 @@ import (
 	"github.com/campfire-in-go/campfire/internal/render"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 	"github.com/campfire-in-go/campfire/internal/web"
+
+	"github.com/campfire-in-go/campfire/tools/apiclient"
 )
 
 // discard is the logger for the database and server: a benchmark that
@@ -173,41 +172,8 @@ func (e *env) memberNames() []string {
 	return names
 }
 
-// call sends a JSON request and decodes the response into out, which may
-// be nil. A status other than want is an error.
+// call sends a JSON request and decodes the answer into out (see
+// apiclient.Call).
 func (e *env) call(ctx context.Context, method, path, token string, in any, want int, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, e.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return apiclient.Call(ctx, e.client, e.base, method, path, token, in, want, out)
 }
