@@ -214,37 +214,59 @@ func listRestorable(e *env, dir string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	var list []backup.Entry
-	for _, en := range entries {
-		if restorable(en) {
-			list = append(list, en)
-		}
-	}
 	latest := ""
 	if p, _, err := pickBackup(dir, "latest"); err == nil {
 		latest = p
 	}
-	if asJSON {
-		if list == nil {
-			list = []backup.Entry{}
+	return printRestorable(context.Background(), e, restorableList{Dir: dir}, backup.DirStore(dir), entries, latest, asJSON)
+}
+
+// restorableList is what restore --list prints: the backups of one place
+// that can replace the database, the one "latest" means, and the windows
+// of point-in-time restore.
+type restorableList struct {
+	Dir     string          `json:"dir,omitempty"`
+	Remote  string          `json:"remote,omitempty"`
+	Latest  string          `json:"latest"`
+	Backups []backup.Entry  `json:"backups"`
+	Windows []backup.Window `json:"windows"`
+}
+
+func printRestorable(ctx context.Context, e *env, l restorableList, st backup.ObjectStore, entries []backup.Entry, latest string, asJSON bool) error {
+	l.Latest, l.Backups = latest, []backup.Entry{}
+	for _, en := range entries {
+		if restorable(en) {
+			l.Backups = append(l.Backups, en)
 		}
-		return printJSON(e.Stdout, struct {
-			Dir     string         `json:"dir"`
-			Latest  string         `json:"latest"`
-			Backups []backup.Entry `json:"backups"`
-		}{dir, latest, list})
 	}
-	if len(list) == 0 {
-		fmt.Fprintf(e.Stdout, "No backup to restore in %s.\n", dir)
+	ws, err := backup.Windows(ctx, st, entries)
+	if err != nil {
+		return err
+	}
+	l.Windows = append([]backup.Window{}, ws...)
+	if asJSON {
+		return printJSON(e.Stdout, l)
+	}
+	where, flag := l.Dir, ""
+	if l.Remote != "" {
+		where, flag = l.Remote, " --from-remote"
+	}
+	if len(l.Backups) == 0 {
+		fmt.Fprintf(e.Stdout, "No backup to restore in %s.\n", where)
 		return nil
 	}
-	printEntries(e.Stdout, list, latest)
-	if hasChain(dir) {
-		fmt.Fprintln(e.Stdout, "latest: 'campfire restore latest' restores the last commit shipped by continuous backup (see below)")
-	} else if latest != "" {
-		fmt.Fprintln(e.Stdout, "latest: what 'campfire restore latest' restores (the newest verified full or hot backup)")
+	if l.Remote != "" {
+		fmt.Fprintf(e.Stdout, "Backups in %s:\n", where)
 	}
-	return printWindows(context.Background(), e.Stdout, backup.DirStore(dir), entries)
+	printEntries(e.Stdout, l.Backups, latest)
+	switch {
+	case chainIn(entries):
+		fmt.Fprintf(e.Stdout, "latest: 'campfire restore%s latest' restores the last commit continuous backup shipped there (see below)\n", flag)
+	case latest != "":
+		fmt.Fprintf(e.Stdout, "latest: what 'campfire restore%s latest' restores (the newest verified, complete full or hot backup)\n", flag)
+	}
+	printWindows(e.Stdout, ws)
+	return nil
 }
 
 func restoreVerifyOnly(cmd *cobra.Command, e *env, cfg Config, req admin.RestoreRequest, asJSON bool) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -48,10 +47,9 @@ func chainIn(entries []backup.Entry) bool {
 }
 
 // printWindows lists what point-in-time restore can reach.
-func printWindows(ctx context.Context, w io.Writer, st backup.ObjectStore, entries []backup.Entry) error {
-	ws, err := backup.Windows(ctx, st, entries)
-	if err != nil || len(ws) == 0 {
-		return err
+func printWindows(w io.Writer, ws []backup.Window) {
+	if len(ws) == 0 {
+		return
 	}
 	fmt.Fprintln(w, "\nPoint-in-time restore (campfire restore --to-time \"YYYY-MM-DD HH:MM:SS\"), to any moment of:")
 	for _, win := range ws {
@@ -66,7 +64,6 @@ func printWindows(ctx context.Context, w io.Writer, st backup.ObjectStore, entri
 			fmt.Fprintf(w, "    NOT RESTORABLE past %s: %s\n", win.To.Local().Format("2006-01-02 15:04:05.000"), win.Problem)
 		}
 	}
-	return nil
 }
 
 // printPointInTime describes the roll-forward of a point-in-time plan.

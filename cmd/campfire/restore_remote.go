@@ -101,41 +101,14 @@ func listRemoteRestorable(cmd *cobra.Command, e *env, cfg Config, asJSON bool) e
 	if err != nil {
 		return err
 	}
-	var list []backup.Entry
-	for _, en := range entries {
-		if restorable(en) {
-			list = append(list, en)
-		}
-	}
 	latest := ""
 	if p, _, err := backup.PickRemote(entries, where, "latest"); err == nil {
 		latest = p.Path
-	}
-	if asJSON {
-		if list == nil {
-			list = []backup.Entry{}
-		}
-		return printJSON(e.Stdout, struct {
-			Remote  string         `json:"remote"`
-			Latest  string         `json:"latest"`
-			Backups []backup.Entry `json:"backups"`
-		}{where, latest, list})
-	}
-	if len(list) == 0 {
-		fmt.Fprintf(e.Stdout, "No backup to restore in %s.\n", where)
-		return nil
-	}
-	fmt.Fprintf(e.Stdout, "Backups in %s:\n", where)
-	printEntries(e.Stdout, list, latest)
-	if chainIn(entries) {
-		fmt.Fprintln(e.Stdout, "latest: 'campfire restore --from-remote latest' restores the last commit copied there by continuous backup (see below)")
-	} else if latest != "" {
-		fmt.Fprintln(e.Stdout, "latest: what 'campfire restore --from-remote latest' restores (the newest verified, complete full or hot backup)")
 	}
 	st, err := remote.Open(cmd.Context(), cfg.BackupRemote)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return printWindows(cmd.Context(), e.Stdout, st, entries)
+	return printRestorable(cmd.Context(), e, restorableList{Remote: where}, st, entries, latest, asJSON)
 }
