@@ -352,3 +352,50 @@ func TestContinuousBackup_Offsite(t *testing.T) {
 		})
 	}
 }
+
+// TestContinuousBackup_RestartContinuesTheChain: a server stopped cleanly
+// and started again on the same database continues its chain without a
+// new full backup; a change made while it was stopped starts a new chain.
+func TestContinuousBackup_RestartContinuesTheChain(t *testing.T) {
+	c := newCLI(t)
+	cmd, base, _ := startServe(t, c.dbPath, "CAMPFIRE_BACKUP_DIR="+c.backupDir)
+	token := firstRun(t, base)
+	mustPost(t, base, token, "before the restart")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	before := time.Now()
+	time.Sleep(20 * time.Millisecond)
+
+	cmd, base, logs := startServe(t, c.dbPath, "CAMPFIRE_BACKUP_DIR="+c.backupDir)
+	if !strings.Contains(logs.String(), "continuing it (no full backup needed)") {
+		t.Errorf("the restart did not continue the chain:\n%s", logs)
+	}
+	mustPost(t, base, token, "after the restart")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	entries, _ := backup.List(c.backupDir)
+	if len(entries) != 1 {
+		t.Errorf("%d backups after a restart, want the one full backup of the chain", len(entries))
+	}
+	got, r := restoreCopy(t, c, "latest")
+	if r.code != 0 || !slices.Equal(got, []string{"before the restart", "after the restart"}) {
+		t.Fatalf("restore latest across the restart: %q, %s", got, r)
+	}
+	got, r = restoreCopy(t, c, "--to-time", before.Format(time.RFC3339Nano))
+	if r.code != 0 || !slices.Equal(got, []string{"before the restart"}) {
+		t.Fatalf("restore to the downtime: %q, %s", got, r)
+	}
+
+	// Written while no server ran: the chain cannot go on.
+	post(t, c.dbPath, "while stopped")
+	cmd, _, logs = startServe(t, c.dbPath, "CAMPFIRE_BACKUP_DIR="+c.backupDir)
+	if !strings.Contains(logs.String(), "continuous backup: new chain") {
+		t.Errorf("a changed database continued the old chain:\n%s", logs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	got, r = restoreCopy(t, c, "latest")
+	if r.code != 0 || len(got) != 3 {
+		t.Fatalf("restore latest after a new chain: %q, %s", got, r)
+	}
+}

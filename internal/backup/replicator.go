@@ -158,8 +158,10 @@ func (r *Replicator) init() {
 	r.initOnce.Do(func() { r.notify = make(chan struct{}, 1) })
 }
 
-// Start starts a chain with a full backup of the database (the base) and
-// ships from then on, until Close. It fails when the base cannot be taken.
+// Start continues the last chain when the database is exactly its end
+// (see resume), or starts a chain with a full backup of the database (the
+// base), and ships from then on, until Close. It fails when the base
+// cannot be taken.
 func (r *Replicator) Start(ctx context.Context) error {
 	if r.DB == nil || r.Engine == nil {
 		return errors.New("continuous backup: no database or engine")
@@ -182,8 +184,14 @@ func (r *Replicator) Start(ctx context.Context) error {
 	r.codec = codec
 	r.init()
 	r.compactor = &Compactor{Store: r.store, Recipients: recipients, Identities: r.Engine.Identities, Now: r.Now, Logger: r.Logger}
-	if _, err := r.newChain(ctx); err != nil {
-		return err
+	resumed, err := r.resume(ctx)
+	if err != nil {
+		r.logger().Warn("continuous backup: the last chain cannot be continued; starting a new one", "err", err)
+	}
+	if !resumed {
+		if _, err := r.newChain(ctx); err != nil {
+			return err
+		}
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel, r.done = cancel, make(chan struct{})
