@@ -66,7 +66,7 @@ func (c *continuous) Opened(ctx context.Context, db *sqldb.DB) error {
 	c.rep.OnBase = func(ctx context.Context, res *backup.Result, err error, started, finished time.Time) {
 		c.ops.RecordBackup(ctx, db, backup.TypeFull, "server:continuous", "", res, err, started, finished)
 	}
-	c.logger.Info("continuous backup: taking the full backup the chain starts from", "dir", c.rep.Engine.Dir)
+	c.logger.Info("continuous backup: starting (continuing the last chain, or taking the full backup a new one starts from)", "dir", c.rep.Engine.Dir)
 	return c.rep.Start(ctx)
 }
 
