@@ -322,6 +322,16 @@ func TestContinuousBackup_Offsite(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d writes acknowledged, %d not off site at the kill", d.name, acked, lost)
+			if d.name == "file" {
+				// Off site, the segments of a round go as one object.
+				dir := strings.TrimPrefix(strings.TrimPrefix(remoteEnv[0], "CAMPFIRE_BACKUP_REMOTE="), "file://")
+				local, _ := filepath.Glob(filepath.Join(c.backupDir, "wal", "*", "0", "*.seg.zst"))
+				remote, _ := filepath.Glob(filepath.Join(dir, "wal", "*", "0", "*.seg.zst"))
+				t.Logf("level-0 segments: %d local, %d off site", len(local), len(remote))
+				if len(remote) == 0 || len(remote) >= len(local) {
+					t.Errorf("%d level-0 segments off site for %d local: not merged", len(remote), len(local))
+				}
+			}
 
 			r = dr.run("restore", "--list", "--from-remote").want(t, 0)
 			if !strings.Contains(r.stdout, "Point-in-time restore") || strings.Contains(r.stdout, "NOT RESTORABLE") {

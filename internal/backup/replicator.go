@@ -202,6 +202,7 @@ func (r *Replicator) Start(ctx context.Context) error {
 			r.off.report = func(err error) {
 				r.logger().Error("continuous backup: copying off site failed; retrying with backoff", "destination", r.Remote.String(), "err", err)
 			}
+			r.off.codec = codec
 		}
 		offCtx, offCancel := context.WithCancel(context.WithoutCancel(ctx))
 		r.offCancel, r.offDone = offCancel, make(chan struct{})

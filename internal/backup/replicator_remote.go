@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -35,6 +36,10 @@ type offsite struct {
 	dir    string
 	delay  time.Duration
 	report func(err error)
+	// codec, when set, lets a round merge the queued segments into one
+	// object (nil: each is copied as it is, e.g. encrypted segments the
+	// server cannot decrypt).
+	codec *segmentCodec
 
 	mu    sync.Mutex
 	queue []upload // segments not yet uploaded, oldest first
@@ -157,7 +162,7 @@ func (o *offsite) flush(ctx context.Context) error {
 			o.mu.Unlock()
 			if tip != nil {
 				if err := putJSON(ctx, o.st, tipKey(tip.Chain), tip); err != nil {
-					o.fail(err)
+					o.fail(ctx, err)
 					o.mu.Lock()
 					if o.tip == nil {
 						o.tip = tip
@@ -165,24 +170,99 @@ func (o *offsite) flush(ctx context.Context) error {
 					o.mu.Unlock()
 					return err
 				}
+				o.mu.Lock()
+				o.stats.ConsecutiveErrors = 0
+				o.mu.Unlock()
 			}
 			return nil
 		}
-		u := o.queue[0]
+		batch := append([]upload(nil), o.queue[:mergeable(o.queue)]...)
 		o.mu.Unlock()
-		n, err := o.copy(ctx, u.key)
+		n, err := o.upload(ctx, batch)
 		if err != nil {
-			o.fail(err)
+			o.fail(ctx, err)
 			return err
 		}
 		o.mu.Lock()
-		o.queue = o.queue[1:]
-		o.stats.Seq, o.stats.LastUploadAt = u.seq, time.Now().UTC()
+		o.queue = o.queue[len(batch):]
+		o.stats.Seq, o.stats.LastUploadAt = batch[len(batch)-1].seq, time.Now().UTC()
 		o.stats.Uploads++
 		o.stats.Bytes += n
 		o.stats.ConsecutiveErrors = 0
 		o.mu.Unlock()
 	}
+}
+
+// maxMerge bounds the segments merged into one upload.
+const maxMerge = 256
+
+// mergeable is how many segments at the head of queue one upload takes:
+// the run of level-0 segments of one chain that follow each other (at
+// least one).
+func mergeable(queue []upload) int {
+	first, ok := parseSegmentKey(queue[0].key)
+	if !ok || first.Level != 0 {
+		return 1
+	}
+	n, next := 1, first.Last+1
+	for n < len(queue) && n < maxMerge {
+		r, ok := parseSegmentKey(queue[n].key)
+		if !ok || r.Level != 0 || r.Chain != first.Chain || r.First != next {
+			break
+		}
+		n, next = n+1, r.Last+1
+	}
+	return n
+}
+
+// upload copies batch off site: one segment as it is, several merged into
+// one (newest page versions, the last one's checksum), since object
+// stores bill every request. Without a codec that can open them, each is
+// copied.
+func (o *offsite) upload(ctx context.Context, batch []upload) (int64, error) {
+	if len(batch) > 1 && o.codec != nil {
+		n, err := o.merge(ctx, batch)
+		if !errors.Is(err, ErrNoIdentity) {
+			return n, err
+		}
+		o.codec = nil // encrypted, and no identity here to merge them
+	}
+	var total int64
+	for _, u := range batch {
+		n, err := o.copy(ctx, u.key)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// merge uploads the segments of batch as one.
+func (o *offsite) merge(ctx context.Context, batch []upload) (int64, error) {
+	segs := make([]*segment, 0, len(batch))
+	for _, u := range batch {
+		ref, _ := parseSegmentKey(u.key)
+		s, err := fetchSegment(ctx, o.local, o.codec, ref)
+		if err != nil {
+			return 0, err
+		}
+		segs = append(segs, s)
+	}
+	merged, err := mergeSegments(segs)
+	if err != nil {
+		return 0, err
+	}
+	stored, err := o.codec.seal(encodeSegment(merged))
+	if err != nil {
+		return 0, err
+	}
+	sum := sha256.Sum256(stored)
+	key := SegmentKey(merged.SegmentHeader, o.codec.encryption())
+	if err := o.st.Put(ctx, key, bytes.NewReader(stored), int64(len(stored)), hex.EncodeToString(sum[:])); err != nil {
+		return 0, fmt.Errorf("copy %s off site: %w", key, err)
+	}
+	return int64(len(stored)), nil
 }
 
 // copy uploads one local object under the same key.
@@ -208,7 +288,7 @@ func (o *offsite) copy(ctx context.Context, key string) (int64, error) {
 func (o *offsite) uploadBases(ctx context.Context) {
 	entries, err := List(o.dir)
 	if err != nil {
-		o.fail(err)
+		o.fail(ctx, err)
 		return
 	}
 	for _, b := range chainBases(entries) {
@@ -221,14 +301,19 @@ func (o *offsite) uploadBases(ctx context.Context) {
 			continue
 		}
 		if _, err := UploadBackup(ctx, o.st, b.Path, nil); err != nil {
-			o.fail(err)
+			o.fail(ctx, err)
 			return
 		}
 		o.bases[b.Name] = true
 	}
 }
 
-func (o *offsite) fail(err error) {
+// fail counts a failure, unless ctx ended (the server stopping is not a
+// failure of the destination).
+func (o *offsite) fail(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	o.mu.Lock()
 	o.stats.Errors++
 	o.stats.ConsecutiveErrors++

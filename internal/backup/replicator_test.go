@@ -15,6 +15,7 @@ import (
 
 	"github.com/campfire-in-go/campfire/internal/backup"
 	"github.com/campfire-in-go/campfire/internal/chat"
+	"github.com/campfire-in-go/campfire/internal/remote"
 	"github.com/campfire-in-go/campfire/internal/sqldb"
 	"github.com/campfire-in-go/campfire/internal/sqldb/sqldbtest"
 )
@@ -301,4 +302,52 @@ func TestReplicator_Drill(t *testing.T) {
 	if err == nil || rep == nil || rep.OK || !strings.Contains(err.Error(), filepath.Base(segs[1])) {
 		t.Fatalf("drill with a damaged segment: %+v, %v", rep, err)
 	}
+}
+
+func TestReplicator_Offsite(t *testing.T) {
+	dest := t.TempDir()
+	st, err := remote.Open(ctx, "file://"+dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	root := t.TempDir()
+	r := &replicated{dir: filepath.Join(root, "backups")}
+	r.rep = &backup.Replicator{ShipDelay: 2 * time.Millisecond, Remote: st, RemoteDelay: 20 * time.Millisecond}
+	r.db = sqldbtest.MustOpenFile(t, filepath.Join(root, "data", "campfire.db"), func(db *sqldb.DB) {
+		db.AutoCheckpoint = false
+		db.OnCommit = r.rep.Notify
+	})
+	r.user, r.room = sqldbtest.MustFirstRun(t, r.db)
+	r.rep.DB = r.db
+	r.rep.Engine = &backup.Engine{Dir: r.dir, Host: "test", AppVersion: "test"}
+	if err := r.rep.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 200 {
+		want = append(want, r.post(t, fmt.Sprintf("message %d", i)).Body)
+		if i%20 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := r.rep.Close(ctx); err != nil { // flushes off site
+		t.Fatal(err)
+	}
+	off, _, _ := r.rep.Offsite()
+	if off.Pending != 0 || off.Errors != 0 || off.Uploads == 0 {
+		t.Fatalf("off site: %+v", off)
+	}
+	out := filepath.Join(t.TempDir(), "restored.db")
+	p, err := backup.PrepareRemotePointInTime(ctx, st, time.Time{}, out, backup.RestoreOptions{BackupDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies(t, out); !slices.Equal(got, want) {
+		t.Fatalf("restored from the remote alone: %d messages, want %d", len(got), len(want))
+	}
+	t.Logf("%d uploads for %d segments", off.Uploads, r.rep.Stats().Segments)
 }
