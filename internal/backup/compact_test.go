@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/campfire-in-go/campfire/internal/backup"
-	"github.com/campfire-in-go/campfire/internal/sqldb"
-	"github.com/campfire-in-go/campfire/internal/sqldb/sqldbtest"
 )
 
 // fakeClock is a clock the test moves; the Replicator reads it from its
@@ -34,26 +32,10 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // snapshot's, on the real clock: start clock at the real time.
 func newReplicatedAt(tb testing.TB, clock *fakeClock) *replicated {
 	tb.Helper()
-	root := tb.TempDir()
-	r := &replicated{dir: filepath.Join(root, "backups")}
-	r.rep = &backup.Replicator{CheckpointPages: 40, ShipDelay: 5 * time.Millisecond, Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	r.db = sqldbtest.MustOpenFile(tb, filepath.Join(root, "data", "campfire.db"), func(db *sqldb.DB) {
-		db.AutoCheckpoint = false
-		db.OnCommit = r.rep.Notify
+	return newReplicatedWith(tb, func(rep *backup.Replicator, eng *backup.Engine) {
+		rep.CheckpointPages, rep.Now, eng.Now = 40, clock.Now, clock.Now
+		rep.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
-	r.user, r.room = sqldbtest.MustFirstRun(tb, r.db)
-	r.rep.DB = r.db
-	r.rep.Engine = &backup.Engine{Dir: r.dir, Host: "test", AppVersion: "test", Now: clock.Now}
-	if err := r.rep.Start(ctx); err != nil {
-		tb.Fatalf("start replicator: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := r.rep.Close(ctx); err != nil {
-			tb.Errorf("close replicator: %v", err)
-		}
-	})
-	return r
 }
 
 // sample is a moment and the messages a restore to it must show.

@@ -31,9 +31,19 @@ type replicated struct {
 
 func newReplicated(tb testing.TB, checkpointPages int64) *replicated {
 	tb.Helper()
+	return newReplicatedWith(tb, func(rep *backup.Replicator, _ *backup.Engine) {
+		rep.CheckpointPages = checkpointPages
+		rep.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, nil))
+	})
+}
+
+// newReplicatedWith is newReplicated with the replicator and its engine
+// adjusted by configure before they start.
+func newReplicatedWith(tb testing.TB, configure func(*backup.Replicator, *backup.Engine)) *replicated {
+	tb.Helper()
 	root := tb.TempDir()
 	r := &replicated{dir: filepath.Join(root, "backups")}
-	r.rep = &backup.Replicator{CheckpointPages: checkpointPages, ShipDelay: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(testWriter{tb}, nil))}
+	r.rep = &backup.Replicator{ShipDelay: 5 * time.Millisecond}
 	r.db = sqldbtest.MustOpenFile(tb, filepath.Join(root, "data", "campfire.db"), func(db *sqldb.DB) {
 		db.AutoCheckpoint = false
 		db.OnCommit = r.rep.Notify
@@ -41,6 +51,7 @@ func newReplicated(tb testing.TB, checkpointPages int64) *replicated {
 	r.user, r.room = sqldbtest.MustFirstRun(tb, r.db)
 	r.rep.DB = r.db
 	r.rep.Engine = &backup.Engine{Dir: r.dir, Host: "test", AppVersion: "test"}
+	configure(r.rep, r.rep.Engine)
 	if err := r.rep.Start(ctx); err != nil {
 		tb.Fatalf("start replicator: %v", err)
 	}
@@ -311,19 +322,9 @@ func TestReplicator_Offsite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	root := t.TempDir()
-	r := &replicated{dir: filepath.Join(root, "backups")}
-	r.rep = &backup.Replicator{ShipDelay: 2 * time.Millisecond, Remote: st, RemoteDelay: 20 * time.Millisecond}
-	r.db = sqldbtest.MustOpenFile(t, filepath.Join(root, "data", "campfire.db"), func(db *sqldb.DB) {
-		db.AutoCheckpoint = false
-		db.OnCommit = r.rep.Notify
+	r := newReplicatedWith(t, func(rep *backup.Replicator, _ *backup.Engine) {
+		rep.ShipDelay, rep.Remote, rep.RemoteDelay = 2*time.Millisecond, st, 20*time.Millisecond
 	})
-	r.user, r.room = sqldbtest.MustFirstRun(t, r.db)
-	r.rep.DB = r.db
-	r.rep.Engine = &backup.Engine{Dir: r.dir, Host: "test", AppVersion: "test"}
-	if err := r.rep.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var want []string
 	for i := range 200 {
 		want = append(want, r.post(t, fmt.Sprintf("message %d", i)).Body)
