@@ -65,9 +65,12 @@ func (r *Replicator) Drill(ctx context.Context, ids *Identities) (*DrillReport, 
 	}
 	defer os.RemoveAll(scratch)
 
-	// The live database at a shipped position.
+	// The live database at a shipped position (after a chain being
+	// started has its base).
 	live := filepath.Join(scratch, "live.db")
 	var pos ChainPosition
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
 	info, err := r.DB.SnapshotPinned(ctx, live, func(ctx context.Context, _ *sqldb.Writer) error {
 		r.shipMu.Lock()
 		defer r.shipMu.Unlock()

@@ -76,6 +76,7 @@ type Replicator struct {
 
 	// shipMu serializes shipping and guards the position. Lock order:
 	// the DB writer (WithWriter) first, then shipMu.
+	chainMu  sync.Mutex // one restartChain at a time
 	shipMu   sync.Mutex
 	chain    string
 	seq      uint64
@@ -91,8 +92,9 @@ type Replicator struct {
 	// a checkpoint we did not run.
 	restartPending atomic.Bool
 	restartFrom    atomic.Uint32
-	retryAt        int64 // WAL frames before the next checkpoint after one a reader blocked
-	anyWAL         bool  // no WAL at the chain's start: the first one continues it
+	retryAt        int64     // WAL frames before the next checkpoint after one a reader blocked
+	dbStamp        fileStamp // the database file after our last checkpoint
+	anyWAL         bool      // no WAL at the chain's start: the first one continues it
 	lastTip        time.Time
 	checksum       string
 
@@ -250,9 +252,14 @@ func (r *Replicator) Close(ctx context.Context) error {
 // Sync ships everything committed so far and returns the chain and the
 // number of the last segment: `backup incremental` with the server running.
 func (r *Replicator) Sync(ctx context.Context) (ChainPosition, error) {
+	// A chain being started (its base taken) ships nothing until it has
+	// one: wait for it.
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
 	pos, err := r.sync(ctx)
 	if errors.Is(err, errContinuity) {
-		if err = r.restartChain(ctx, err); err != nil {
+		r.warnRestart(err)
+		if _, err = r.newChain(ctx); err != nil {
 			return pos, err
 		}
 		pos, err = r.sync(ctx)
@@ -260,11 +267,25 @@ func (r *Replicator) Sync(ctx context.Context) (ChainPosition, error) {
 	return pos, err
 }
 
-// restartChain starts a new chain after continuity was lost.
+// restartChain starts a new chain after continuity was lost, once: the
+// loop and Sync may both find the loss, and two chains started at once
+// would share the state of one.
 func (r *Replicator) restartChain(ctx context.Context, cause error) error {
-	r.logger().Warn("continuous backup: the WAL no longer continues the shipped position; starting a new chain with a full backup", "cause", cause)
-	_, err := r.newChain(ctx)
+	r.chainMu.Lock()
+	defer r.chainMu.Unlock()
+	r.shipMu.Lock()
+	err := r.ship(ctx)
+	r.shipMu.Unlock()
+	if !errors.Is(err, errContinuity) {
+		return err // the other one started it
+	}
+	r.warnRestart(cause)
+	_, err = r.newChain(ctx)
 	return err
+}
+
+func (r *Replicator) warnRestart(cause error) {
+	r.logger().Warn("continuous backup: the WAL no longer continues the shipped position; starting a new chain with a full backup", "cause", cause)
 }
 
 func (r *Replicator) sync(ctx context.Context) (ChainPosition, error) {
@@ -309,6 +330,30 @@ func (r *Replicator) Incremental(ctx context.Context) (*Result, error) {
 	}
 	return &Result{Path: filepath.Join(r.Engine.Dir, walPrefix, pos.Chain), Manifest: m}, nil
 }
+
+// fileStamp identifies a version of a file: in WAL mode only checkpoints
+// write the database file, so a new stamp that is not ours means another
+// process checkpointed.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.Size(), fi.ModTime()}
+}
+
+// noteCheckpoint records the database file after one of our checkpoints.
+// shipMu is held.
+func (r *Replicator) noteCheckpoint() { r.dbStamp = stampOf(r.DB.Path) }
+
+// checkpointedByOthers reports whether the database file changed since
+// our last checkpoint. shipMu is held.
+func (r *Replicator) checkpointedByOthers() bool { return stampOf(r.DB.Path) != r.dbStamp }
 
 // allowRestart records that every frame of the WAL with salt 1 salt is
 // shipped and in the database file.
@@ -476,6 +521,9 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.shipMu.Lock()
+	r.noteCheckpoint()
+	r.shipMu.Unlock()
 	if !res.Busy && int64(res.LogPages) == pinnedAt && res.Checkpointed == res.LogPages {
 		// Every frame was shipped and copied, and nothing was committed
 		// since: the next write may restart the WAL, legitimately.
@@ -488,6 +536,7 @@ func (r *Replicator) checkpoint(ctx context.Context) error {
 			return err
 		}
 		res, err := w.Checkpoint(ctx, sqldb.CheckpointPassive, false)
+		defer r.noteCheckpoint() // after the TRUNCATE below too
 		if err != nil {
 			return err
 		}
@@ -547,6 +596,9 @@ func (r *Replicator) ship(ctx context.Context) error {
 		return r.noWAL()
 	}
 	if h.Salt1 != r.pos.Salt1 || h.Salt2 != r.pos.Salt2 {
+		if r.checkpointedByOthers() {
+			return fmt.Errorf("%w: the database was checkpointed and its WAL restarted by another process", errContinuity)
+		}
 		// A new WAL. It continues ours only right after we checkpointed
 		// all of the old one. SQLite adds one to salt1 when it restarts
 		// the WAL; after our TRUNCATE the new header carries +2 (measured
@@ -590,6 +642,10 @@ func (r *Replicator) ship(ctx context.Context) error {
 // noWAL handles a missing or empty WAL: fine after our own truncation or
 // when nothing was ever written to it.
 func (r *Replicator) noWAL() error {
+	if r.checkpointedByOthers() {
+		// Frames we never saw may have gone into the file with it.
+		return fmt.Errorf("%w: the database was checkpointed and its WAL emptied by another process", errContinuity)
+	}
 	if r.pos.Frames == 0 || r.restartPending.Load() || r.anyWAL {
 		r.pendingSince.Store(0)
 		return nil
@@ -760,6 +816,7 @@ func (r *Replicator) startFresh(ctx context.Context) error {
 	r.chain, r.seq, r.since = id, 0, r.now()
 	r.pos, r.anyWAL = walPos{}, true
 	r.restartPending.Store(false)
+	r.noteCheckpoint()
 	f, err := openWAL(r.DB.Path)
 	if err != nil || f == nil {
 		return err

@@ -56,6 +56,7 @@ func (r *Replicator) resume(ctx context.Context) (ok bool, err error) {
 		// The WAL is empty: the first one written continues the chain.
 		r.pos, r.anyWAL = walPos{}, true
 		r.restartPending.Store(false)
+		r.noteCheckpoint()
 		ok = true
 		return nil
 	})
