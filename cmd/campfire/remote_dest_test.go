@@ -1,19 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/campfire-in-go/campfire/internal/remote/remotetest"
 )
 
 // Off-site destinations for the command tests, each a real part: a
@@ -71,88 +70,32 @@ func setupFakeGCS(t *testing.T) []string {
 
 var (
 	vgwOnce sync.Once
-	vgwCmd  *exec.Cmd
-	vgwDir  string
-	vgwURL  string
+	vgw     *remotetest.VersityGW
 	vgwErr  error
 )
 
 // setupVersityGW starts one versitygw for the package (installed by
-// .ci/run: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)
-// and gives each test a bucket; without it the test skips, or fails under
-// CAMPFIRE_TEST_REQUIRE_ALL=1.
+// .ci/run) and gives each test a bucket; without it the test skips, or
+// fails under CAMPFIRE_TEST_REQUIRE_ALL=1.
 func setupVersityGW(t *testing.T) []string {
-	vgwOnce.Do(startVersityGW)
-	if vgwErr != nil {
-		if os.Getenv("CAMPFIRE_TEST_REQUIRE_ALL") == "1" {
-			t.Fatal(vgwErr)
-		}
+	vgwOnce.Do(func() { vgw, vgwErr = remotetest.Start() })
+	if errors.Is(vgwErr, remotetest.ErrNotInstalled) && os.Getenv("CAMPFIRE_TEST_REQUIRE_ALL") != "1" {
 		t.Skip(vgwErr)
 	}
-	bucket := nextBucket()
-	if err := os.Mkdir(filepath.Join(vgwDir, bucket), 0o700); err != nil {
+	if vgwErr != nil {
+		t.Fatal(vgwErr)
+	}
+	url, err := vgw.Bucket(nextBucket(), "campfire")
+	if err != nil {
 		t.Fatal(err)
 	}
+	none := filepath.Join(vgw.Dir, "none")
 	return []string{
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testtesttest",
-		"AWS_CONFIG_FILE=" + filepath.Join(vgwDir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(vgwDir, "none"),
-		"CAMPFIRE_BACKUP_REMOTE=s3://" + bucket + "/campfire?endpoint=" + vgwURL + "&use_path_style=true&region=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + remotetest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + remotetest.SecretKey,
+		"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none,
+		"CAMPFIRE_BACKUP_REMOTE=" + url,
 	}
-}
-
-func startVersityGW() {
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		if out, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
-			p := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		vgwErr = fmt.Errorf("the S3 tests need versitygw: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
-		return
-	}
-	if vgwDir, vgwErr = os.MkdirTemp("", "campfire-versitygw-"); vgwErr != nil {
-		return
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		vgwErr = err
-		return
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	data := filepath.Join(vgwDir, "data")
-	if vgwErr = os.Mkdir(data, 0o700); vgwErr != nil {
-		return
-	}
-	vgwCmd = exec.Command(bin, "--port", addr, "--access", "test", "--secret", "testtesttest", "--quiet", "posix", data)
-	if vgwErr = vgwCmd.Start(); vgwErr != nil {
-		return
-	}
-	vgwDir = data
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			vgwErr = fmt.Errorf("versitygw did not listen on %s within 10 s", addr)
-			return
-		}
-	}
-	vgwURL = "http://" + addr
 }
 
 // stopVersityGW ends the server TestMain started, if any.
-func stopVersityGW() {
-	if vgwCmd != nil && vgwCmd.Process != nil {
-		vgwCmd.Process.Kill()
-		vgwCmd.Wait()
-	}
-	if vgwDir != "" {
-		os.RemoveAll(filepath.Dir(vgwDir))
-	}
-}
+func stopVersityGW() { vgw.Stop() }
